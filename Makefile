@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# tcpkeep: build the BPF objects, their skeletons and the loader.
+# `make V=1` shows the commands.
+
+OUTPUT    ?= build
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+VERSION   := 0.1.0
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# user space: the pure parts (no libbpf) are also linked into unit tests
+PURE_SRCS := user/render.c user/render_json.c user/parse.c \
+	user/snapshot.c user/hist.c
+LIBBPF_SRCS := user/loader.c user/reader.c user/sockdiag.c user/main.c user/cli.c
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS) $(LIBBPF_SRCS))
+PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
+
+LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+
+WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -DTCPKEEP_VERSION='"$(VERSION)"' \
+	-Iinclude -Iuser -I$(OUTPUT) $(LIBBPF_CFLAGS)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ivmlinux -Iinclude -Ibpf
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean install uninstall test unit bench vmlinux check-deps
+
+all: tcpkeep
+
+tcpkeep: $(OUTPUT)/tcpkeep
+	$(Q)ln -sf $(OUTPUT)/tcpkeep $@
+
+$(OUTPUT) $(OUTPUT)/user:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) include/tcpkeep.h | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# the loader includes the skeletons
+$(OUTPUT)/user/loader.o $(OUTPUT)/user/reader.o: $(SKELS)
+
+$(OUTPUT)/tcpkeep: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
+
+# vmlinux.h is generated from a kernel's BTF and kept in the tree, so a
+# build does not depend on the build host's running kernel.
+vmlinux:
+	$(BPFTOOL) btf dump file $${VMLINUX_BTF:-/sys/kernel/btf/vmlinux} format c > vmlinux/vmlinux.h
+
+# unit tests of the pure parts: no root, no kernel
+$(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
+
+unit: $(OUTPUT)/unit_tests
+	$(OUTPUT)/unit_tests
+
+test: tcpkeep $(OUTPUT)/unit_tests bench-bin
+	tests/run
+
+bench-bin: $(OUTPUT)/churn
+
+$(OUTPUT)/churn: bench/churn.c | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
+
+bench: tcpkeep $(OUTPUT)/churn
+	bench/run
+
+install: tcpkeep
+	install -D -m 0755 $(OUTPUT)/tcpkeep $(DESTDIR)$(PREFIX)/sbin/tcpkeep
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpkeep
+
+clean:
+	rm -rf $(OUTPUT) tcpkeep

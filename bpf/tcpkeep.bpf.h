@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by tcpkeep's BPF programs. */
+#ifndef TCPKEEP_BPF_H
+#define TCPKEEP_BPF_H
+
+/* vmlinux.h carries types, not #defines: the constants we use, in one place. */
+#define AF_INET			2
+#define AF_INET6		10
+#define IPPROTO_TCP		6
+#define ETIMEDOUT		110
+#define EEXIST			17
+#define SOL_SOCKET		1
+#define SO_KEEPALIVE		9
+#define SOL_TCP			6
+#define TCP_KEEPIDLE		4
+#define TCP_KEEPINTVL		5
+#define TCP_KEEPCNT		6
+#define TCP_USER_TIMEOUT	18
+
+static __always_inline __u32 tk_log2(__u32 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFF) << 4; v >>= r;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline __u32 tk_log2l(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	return hi ? tk_log2(hi) + 32 : tk_log2(v);
+}
+
+/* Histogram slot of a lifetime in microseconds; the last slot is overflow. */
+static __always_inline __u32 tk_hist_slot(__u64 us)
+{
+	__u32 slot = tk_log2l(us);
+
+	return slot >= TK_HIST_OVERFLOW ? TK_HIST_OVERFLOW : slot;
+}
+
+/*
+ * Look a key up in a per-CPU hash, creating a zeroed value when it is
+ * absent. NULL means the map is full: the caller counts that as a drop.
+ * A concurrent insert from another CPU (EEXIST) is not a failure.
+ */
+static __always_inline void *tk_lookup_or_init(void *map, const void *key,
+					       const void *zero)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
+	return bpf_map_lookup_elem(map, key);
+}
+
+#endif /* TCPKEEP_BPF_H */

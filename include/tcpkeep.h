@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the kernel side and user space of tcpkeep share: map keys and
+ * values, limits and enums. Nothing else belongs here.
+ *
+ * The structs below are also the layout of the pinned maps under
+ * /sys/fs/bpf/tcpkeep, a stable interface for other tools.
+ */
+#ifndef TCPKEEP_H
+#define TCPKEEP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Bounded map sizes. A full map is counted, never silently ignored. */
+#define TK_MAX_TRANS	16384	/* (port, direction, from, to) rows */
+#define TK_MAX_PORTS	4096	/* (port, direction) rows */
+#define TK_MAX_POLICY	1024	/* ports with a keepalive policy */
+
+/*
+ * Lifetime histogram: slot i (0 < i < TK_HIST_LOG_SLOTS) holds lifetimes
+ * in [2^i, 2^(i+1)) microseconds, slot 0 holds [0, 2). The last slot is the
+ * overflow bucket: everything from 2^TK_HIST_LOG_SLOTS us (about 19 h) up.
+ */
+#define TK_HIST_LOG_SLOTS	36
+#define TK_HIST_SLOTS		(TK_HIST_LOG_SLOTS + 1)
+#define TK_HIST_OVERFLOW	TK_HIST_LOG_SLOTS
+
+/* Kernel TCP states go up to TCP_BOUND_INACTIVE (13) in 6.5+. */
+#define TK_NSTATES	16
+
+enum tk_direction {
+	TK_DIR_IN = 0,	/* accepted: counted under the local port */
+	TK_DIR_OUT = 1,	/* initiated: counted under the remote port */
+};
+
+/*
+ * Events seen but not put in a row, by reason: the per-CPU "uncounted"
+ * array. The first three are missed events (a map was full); the last is
+ * a transition of a socket that has no service port by the attribution
+ * rule (both ports ephemeral), shown as "unattributed".
+ */
+enum tk_uncounted {
+	TK_UNC_TRANS_FULL = 0,	/* transitions map full */
+	TK_UNC_CONN_FULL,	/* conns map full: lifetime or dead peer lost */
+	TK_UNC_KA_FULL,		/* keepalive stats map full */
+	TK_UNC_UNATTRIBUTED,	/* no service port could be told */
+	TK_UNC_MAX,
+};
+
+/* Keepalive options, in the order the enforcer sets them. */
+enum tk_ka_opt {
+	TK_OPT_KEEPALIVE = 0,	/* SO_KEEPALIVE */
+	TK_OPT_KEEPIDLE,	/* TCP_KEEPIDLE */
+	TK_OPT_KEEPINTVL,	/* TCP_KEEPINTVL */
+	TK_OPT_KEEPCNT,		/* TCP_KEEPCNT */
+	TK_OPT_USER_TIMEOUT,	/* TCP_USER_TIMEOUT */
+	TK_OPT_MAX,
+};
+
+struct tk_port_key {
+	__u16 port;	/* host byte order */
+	__u8 dir;	/* enum tk_direction */
+	__u8 pad;
+};
+
+struct tk_trans_key {
+	__u16 port;	/* host byte order */
+	__u8 dir;	/* enum tk_direction */
+	__u8 from;	/* kernel TCP state */
+	__u8 to;	/* kernel TCP state */
+	__u8 pad[3];
+};
+
+/* Per (port, direction), per CPU: connection lifetimes and outcomes. */
+struct tk_conn_stats {
+	__u64 slots[TK_HIST_SLOTS];	/* lifetime histogram, log2(us) */
+	__u64 sum_us;			/* sum of lifetimes, microseconds */
+	__u64 dead_peers;		/* aborted with ETIMEDOUT */
+};
+
+/* Per (port, direction), per CPU: what the enforcer did. */
+struct tk_ka_stats {
+	__u64 applied;			/* connections the whole policy was set on */
+	__u64 errors[TK_OPT_MAX];	/* failed bpf_setsockopt, per option */
+};
+
+/* Keepalive policy of one port, value of the policy map (key: __u16 port). */
+struct tk_policy {
+	__u32 idle;		/* TCP_KEEPIDLE, seconds */
+	__u32 intvl;		/* TCP_KEEPINTVL, seconds */
+	__u32 cnt;		/* TCP_KEEPCNT */
+	__u32 user_timeout;	/* TCP_USER_TIMEOUT, seconds; 0: leave as is */
+	__u32 off;		/* 1: port exempt, set nothing */
+};
+
+/* Socket-local storage: what the observer remembers of a connection. */
+struct tk_sk_info {
+	__u64 start_ns;		/* first state seen; 0 if unknown */
+	__u16 port;		/* service port, host byte order */
+	__u8 dir;		/* enum tk_direction */
+	__u8 listener;		/* a listening socket: no lifetime */
+	__u32 pad;
+};
+
+#endif /* TCPKEEP_H */

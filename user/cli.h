@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Command line: what the user asked for, parsed and checked. */
+#ifndef TK_CLI_H
+#define TK_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum tk_cmd {
+	TK_CMD_RUN = 0,
+	TK_CMD_HELP,
+	TK_CMD_VERSION,
+};
+
+struct tk_opts {
+	enum tk_cmd cmd;
+	double interval;	/* seconds between frames */
+	long count;		/* frames, 0: until stopped */
+	bool *ports;		/* -p filter (65536 flags), NULL: all */
+	bool json;
+	bool verbose;
+};
+
+/* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */
+int tk_parse_args(int argc, char **argv, struct tk_opts *o);
+void tk_opts_free(struct tk_opts *o);
+void tk_usage(FILE *f);
+
+#endif

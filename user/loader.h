@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Opening, probing, loading and attaching tcpkeep's BPF programs. */
+#ifndef TK_LOADER_H
+#define TK_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "reader.h"
+
+struct observer_bpf;
+struct bpf_link;
+
+#define TK_MAX_LINKS 8
+
+struct tk_loader {
+	struct observer_bpf *obs;
+	struct bpf_link *links[TK_MAX_LINKS];
+	int nlinks;
+	const char *attach_mode;	/* "tp_btf" or "raw_tp" */
+	bool dead_peers_ok;
+	uint16_t eph_lo, eph_hi;
+	struct tk_fds fds;
+};
+
+/* Exit codes, for scripts. */
+enum {
+	TK_EXIT_OK = 0,
+	TK_EXIT_FAIL = 1,	/* a failure at run time */
+	TK_EXIT_USAGE = 2,	/* bad usage: nothing was changed */
+};
+
+/* Checks that need no BPF: root, kernel BTF. Prints one line on failure. */
+int tk_check_environment(void);
+/* Read net.ipv4.ip_local_port_range into lo/hi (defaults if unreadable). */
+void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);
+/* Open and load the observer (tp_btf, else raw_tp). Prints one line on failure. */
+int tk_loader_load(struct tk_loader *l);
+/* Attach what was loaded. On failure nothing stays attached. */
+int tk_loader_attach(struct tk_loader *l);
+/* Detach and free everything. Safe on a partly set up loader. */
+void tk_loader_destroy(struct tk_loader *l);
+
+#endif

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Reads the observer's and enforcer's maps into a snapshot. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "reader.h"
+
+/* Sum a per-CPU value of n u64 counters into out[n]. */
+static void sum_percpu(const void *vals, int ncpu, size_t n, uint64_t *out)
+{
+	const uint64_t *v = vals;
+
+	memset(out, 0, n * sizeof(*out));
+	for (int c = 0; c < ncpu; c++)
+		for (size_t i = 0; i < n; i++)
+			out[i] += v[(size_t)c * n + i];
+}
+
+/*
+ * Walk a per-CPU hash whose values are arrays of u64, calling fn with the
+ * key and the values summed over CPUs.
+ */
+static int walk_percpu(int fd, size_t key_sz, size_t nvals,
+		       int (*fn)(struct tk_snapshot *, const void *, const uint64_t *),
+		       struct tk_snapshot *s)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	char key[32], next[32];
+	uint64_t *sum = NULL;
+	void *vals = NULL;
+	void *prev = NULL;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu, nvals * sizeof(uint64_t));
+	sum = calloc(nvals, sizeof(uint64_t));
+	if (!vals || !sum) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, key_sz);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, vals))
+			continue;	/* deleted under us */
+		sum_percpu(vals, ncpu, nvals, sum);
+		err = fn(s, key, sum);
+		if (err)
+			break;
+	}
+out:
+	free(vals);
+	free(sum);
+	return err;
+}
+
+static int add_transition(struct tk_snapshot *s, const void *k, const uint64_t *v)
+{
+	const struct tk_trans_key *key = k;
+	struct tk_row *r;
+
+	if (key->from >= TK_NSTATES || key->to >= TK_NSTATES)
+		return 0;
+	r = tk_snapshot_row(s, key->port, key->dir);
+	if (!r)
+		return -ENOMEM;
+	r->trans[key->from][key->to] += v[0];
+	return 0;
+}
+
+static int add_conn(struct tk_snapshot *s, const void *k, const uint64_t *v)
+{
+	const struct tk_port_key *key = k;
+	const struct tk_conn_stats *st = (const void *)v;
+	struct tk_row *r = tk_snapshot_row(s, key->port, key->dir);
+
+	if (!r)
+		return -ENOMEM;
+	memcpy(r->slots, st->slots, sizeof(r->slots));
+	r->sum_us = st->sum_us;
+	r->dead_peers = st->dead_peers;
+	return 0;
+}
+
+static int add_ka(struct tk_snapshot *s, const void *k, const uint64_t *v)
+{
+	const struct tk_port_key *key = k;
+	const struct tk_ka_stats *st = (const void *)v;
+	struct tk_row *r = tk_snapshot_row(s, key->port, key->dir);
+
+	if (!r)
+		return -ENOMEM;
+	r->ka_applied = st->applied;
+	memcpy(r->ka_errors, st->errors, sizeof(r->ka_errors));
+	return 0;
+}
+
+static int read_policy(int fd, struct tk_snapshot *s)
+{
+	__u16 key, cur;
+	struct tk_policy pol;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &cur, &key) == 0) {
+		struct tk_policy_row *rows;
+
+		first = false;
+		cur = key;
+		if (bpf_map_lookup_elem(fd, &key, &pol))
+			continue;
+		rows = realloc(s->policy, (s->npolicy + 1) * sizeof(*rows));
+		if (!rows)
+			return -ENOMEM;
+		s->policy = rows;
+		s->policy[s->npolicy++] = (struct tk_policy_row){ key, pol };
+	}
+	return 0;
+}
+
+static int policy_cmp(const void *a, const void *b)
+{
+	const struct tk_policy_row *x = a, *y = b;
+
+	return (int)x->port - (int)y->port;
+}
+
+int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int err = 0;
+
+	if (fds->transitions >= 0)
+		err = walk_percpu(fds->transitions, sizeof(struct tk_trans_key), 1,
+				  add_transition, s);
+	if (!err && fds->conns >= 0)
+		err = walk_percpu(fds->conns, sizeof(struct tk_port_key),
+				  sizeof(struct tk_conn_stats) / sizeof(uint64_t), add_conn, s);
+	if (!err && fds->ka_stats >= 0)
+		err = walk_percpu(fds->ka_stats, sizeof(struct tk_port_key),
+				  sizeof(struct tk_ka_stats) / sizeof(uint64_t), add_ka, s);
+	if (!err && fds->policy >= 0) {
+		err = read_policy(fds->policy, s);
+		qsort(s->policy, s->npolicy, sizeof(*s->policy), policy_cmp);
+	}
+	if (err)
+		return err;
+
+	if (fds->uncounted >= 0 && ncpu > 0) {
+		uint64_t *vals = calloc((size_t)ncpu, sizeof(uint64_t));
+
+		if (!vals)
+			return -ENOMEM;
+		for (__u32 i = 0; i < TK_UNC_MAX; i++)
+			if (!bpf_map_lookup_elem(fds->uncounted, &i, vals))
+				sum_percpu(vals, ncpu, 1, &s->uncounted[i]);
+		free(vals);
+	}
+
+	s->recursion_misses = 0;
+	for (int i = 0; i < fds->nprogs; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fds->progs[i], &info, &len))
+			s->recursion_misses += info.recursion_misses;
+	}
+	return 0;
+}

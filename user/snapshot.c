@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The snapshot: rows, derived totals, sorting and filtering. */
+#include <stdlib.h>
+#include <string.h>
+#include "snapshot.h"
+
+/* Kernel TCP state numbers (include/net/tcp_states.h). */
+enum {
+	ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1, ST_FIN_WAIT2,
+	ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK, ST_LISTEN, ST_CLOSING,
+	ST_NEW_SYN_RECV, ST_BOUND_INACTIVE,
+};
+
+static const char *const state_names[TK_NSTATES] = {
+	[ST_ESTABLISHED] = "ESTABLISHED", [ST_SYN_SENT] = "SYN_SENT",
+	[ST_SYN_RECV] = "SYN_RECV", [ST_FIN_WAIT1] = "FIN_WAIT1",
+	[ST_FIN_WAIT2] = "FIN_WAIT2", [ST_TIME_WAIT] = "TIME_WAIT",
+	[ST_CLOSE] = "CLOSE", [ST_CLOSE_WAIT] = "CLOSE_WAIT",
+	[ST_LAST_ACK] = "LAST_ACK", [ST_LISTEN] = "LISTEN",
+	[ST_CLOSING] = "CLOSING", [ST_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	[ST_BOUND_INACTIVE] = "BOUND_INACTIVE",
+};
+
+const char *tk_state_name(unsigned int state)
+{
+	if (state < TK_NSTATES && state_names[state])
+		return state_names[state];
+	return NULL;
+}
+
+const char *tk_dir_name(unsigned int dir)
+{
+	return dir == TK_DIR_OUT ? "out" : "in";
+}
+
+const char *tk_opt_name(unsigned int opt)
+{
+	static const char *const names[TK_OPT_MAX] = {
+		"keepalive", "idle", "intvl", "cnt", "user_timeout",
+	};
+
+	return opt < TK_OPT_MAX ? names[opt] : "?";
+}
+
+void tk_snapshot_init(struct tk_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->attach_mode = "none";
+}
+
+void tk_snapshot_free(struct tk_snapshot *s)
+{
+	free(s->rows);
+	free(s->policy);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct tk_row *tk_snapshot_find(const struct tk_snapshot *s, uint16_t port,
+				      uint8_t dir)
+{
+	for (size_t i = 0; i < s->nrows; i++)
+		if (s->rows[i].port == port && s->rows[i].dir == dir)
+			return &s->rows[i];
+	return NULL;
+}
+
+struct tk_row *tk_snapshot_row(struct tk_snapshot *s, uint16_t port, uint8_t dir)
+{
+	struct tk_row *r = (struct tk_row *)tk_snapshot_find(s, port, dir);
+
+	if (r)
+		return r;
+	if (s->nrows == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct tk_row *rows = realloc(s->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return NULL;
+		s->rows = rows;
+		s->cap = cap;
+	}
+	r = &s->rows[s->nrows++];
+	memset(r, 0, sizeof(*r));
+	r->port = port;
+	r->dir = dir;
+	return r;
+}
+
+void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports)
+{
+	size_t n = 0;
+
+	if (!ports)
+		return;
+	for (size_t i = 0; i < s->nrows; i++)
+		if (ports[s->rows[i].port])
+			s->rows[n++] = s->rows[i];
+	s->nrows = n;
+}
+
+uint64_t tk_row_transitions(const struct tk_row *r)
+{
+	uint64_t sum = 0;
+
+	for (int f = 0; f < TK_NSTATES; f++)
+		for (int t = 0; t < TK_NSTATES; t++)
+			sum += r->trans[f][t];
+	return sum;
+}
+
+uint64_t tk_row_hist_count(const struct tk_row *r)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < TK_HIST_SLOTS; i++)
+		sum += r->slots[i];
+	return sum;
+}
+
+void tk_row_totals(const struct tk_row *r, struct tk_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->opened = r->trans[ST_SYN_SENT][ST_ESTABLISHED] +
+		    r->trans[ST_SYN_RECV][ST_ESTABLISHED];
+	t->refused = r->trans[ST_SYN_SENT][ST_CLOSE];
+	for (int f = 0; f < TK_NSTATES; f++) {
+		if (f == ST_LISTEN || f == ST_SYN_SENT)
+			continue;
+		t->closed += r->trans[f][ST_CLOSE];
+	}
+	/* an orderly close reaches CLOSE only from FIN_WAIT2, CLOSING or
+	 * LAST_ACK; from these states it was an abort (RST or timeout) */
+	t->reset = r->trans[ST_SYN_RECV][ST_CLOSE] + r->trans[ST_ESTABLISHED][ST_CLOSE] +
+		   r->trans[ST_CLOSE_WAIT][ST_CLOSE] + r->trans[ST_FIN_WAIT1][ST_CLOSE];
+}
+
+uint64_t tk_snapshot_missed(const struct tk_snapshot *s)
+{
+	return s->recursion_misses + s->uncounted[TK_UNC_TRANS_FULL] +
+	       s->uncounted[TK_UNC_CONN_FULL] + s->uncounted[TK_UNC_KA_FULL];
+}
+
+static const struct tk_snapshot *sort_prev;
+
+static uint64_t row_activity(const struct tk_row *r)
+{
+	const struct tk_row *p;
+	uint64_t now = tk_row_transitions(r);
+
+	if (!sort_prev)
+		return 0;
+	p = tk_snapshot_find(sort_prev, r->port, r->dir);
+	return p ? now - tk_row_transitions(p) : now;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct tk_row *ra = a, *rb = b;
+	uint64_t xa = row_activity(ra), xb = row_activity(rb);
+	uint64_t ta, tb;
+
+	if (xa != xb)
+		return xa > xb ? -1 : 1;
+	ta = tk_row_transitions(ra);
+	tb = tk_row_transitions(rb);
+	if (ta != tb)
+		return ta > tb ? -1 : 1;
+	if (ra->port != rb->port)
+		return ra->port < rb->port ? -1 : 1;
+	return ra->dir - rb->dir;
+}
+
+void tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev)
+{
+	sort_prev = prev;
+	qsort(s->rows, s->nrows, sizeof(*s->rows), row_cmp);
+	sort_prev = NULL;
+}
