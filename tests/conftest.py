@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Shared pieces of tcpkeep's tests: running the real binary as root
+against the real kernel, and checking that nothing is left behind."""
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TCPKEEP = os.path.join(ROOT, "build", "tcpkeep")
+
+
+def need_root():
+    """Tests that attach BPF need root. In CI a missing root is a failure,
+    never a skip that looks green."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("this test needs root and CI must run it as root")
+        pytest.skip("needs root: run the tests with sudo")
+
+
+@pytest.fixture
+def root():
+    need_root()
+
+
+def prog_ids_of(pid):
+    """IDs of the BPF programs process pid holds an fd of (from fdinfo)."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def tk_programs(pid=None):
+    """{id: name} of loaded BPF programs of tcpkeep (tk_ prefix), only
+    those process pid holds if given."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
+                         capture_output=True, text=True).stdout
+    mine = prog_ids_of(pid) if pid is not None else None
+    return {p["id"]: p["name"] for p in json.loads(out or "[]")
+            if p.get("name", "").startswith("tk_")
+            and (mine is None or p["id"] in mine)}
+
+
+def programs_gone(ids, timeout=10):
+    """True once none of the program ids is loaded. The kernel frees a
+    program asynchronously after its last reference goes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not set(ids) & set(tk_programs()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def ephemeral_range():
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = f.read().split()
+    return int(lo), int(hi)
+
+
+def ports_in_use():
+    """Local and remote ports of every TCP socket here, any state."""
+    used = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            next(f)
+            for line in f:
+                local, remote = line.split()[1:3]
+                used.add(int(local.rsplit(":", 1)[1], 16))
+                used.add(int(remote.rsplit(":", 1)[1], 16))
+    return used
+
+
+def quiet_port(start, span=200):
+    """A port from [start, start+span) that no socket uses (not even in
+    TIME_WAIT from an earlier run), for tests that count current states."""
+    used = ports_in_use()
+    for p in range(start, start + span):
+        if p not in used:
+            return p
+    raise AssertionError(f"no quiet port in {start}..{start + span}")
+
+
+class Tcpkeep:
+    """A running `tcpkeep run --json`: waits until attached, reads frames,
+    stops with SIGTERM. Always killed at the end of the test."""
+
+    def __init__(self, *args, interval=0.2, timeout=30):
+        cmd = [TCPKEEP, "run", "--json", "-i", str(interval), *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.stderr = ""
+        self.interval = interval
+        deadline = time.monotonic() + timeout
+        while "attached" not in self.stderr:
+            line = self._readline(self.proc.stderr, deadline)
+            if line is None:
+                self.kill()
+                raise AssertionError("tcpkeep did not attach: " + self.stderr)
+            self.stderr += line
+
+    def _readline(self, pipe, deadline):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([pipe], [], [], left)
+            if ready:
+                line = pipe.readline()
+                return line or None
+
+    def frame(self, timeout=30):
+        line = self._readline(self.proc.stdout, time.monotonic() + timeout)
+        assert line is not None, "no frame from tcpkeep: " + self.stderr
+        return json.loads(line)
+
+    def frame_after(self, t=None, timeout=30):
+        """The first frame whose snapshot was taken after time t
+        (CLOCK_MONOTONIC, as time.monotonic()); default: now."""
+        t = time.monotonic() if t is None else t
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            f = self.frame(timeout)
+            if f["monotonic"] > t:
+                return f
+        raise AssertionError("no fresh frame from tcpkeep")
+
+    def programs(self):
+        """{id: name} of the BPF programs this tcpkeep holds."""
+        return tk_programs(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        self.stderr += self.proc.stderr.read()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def tcpkeep(root):
+    """Start tcpkeep with tcpkeep(*args); every instance is killed at the end."""
+    started = []
+
+    def start(*args, **kw):
+        t = Tcpkeep(*args, **kw)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        t.kill()
+
+
+def row(frame, port, direction):
+    for r in frame["rows"]:
+        if r["port"] == port and r["direction"] == direction:
+            return r
+    return None
+
+
+def trans(frame, port, direction, name):
+    r = row(frame, port, direction)
+    return r["transitions"].get(name, 0) if r else 0

@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The loader's command line and views: terminal and pipe rendering,
+--json schema, -c, SIGTERM, bad usage."""
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import TCPKEEP, quiet_port, need_root, programs_gone, tk_programs
+
+CLEAR = "\033[H\033[2J"
+
+
+def make_traffic(port, n=3):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        s, _ = srv.accept()
+        c.close()
+        s.close()
+    srv.close()
+
+
+def run_on_pty(args, timeout=30):
+    """Run tcpkeep with its stdout on a pseudo-terminal; return output, rc."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(TCPKEEP, [TCPKEEP, *args])
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("tcpkeep on a pty did not exit: " + out.decode())
+    if not done:
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+def test_terminal_view_redraws_in_place(root):
+    port = quiet_port(21400)
+    make_traffic(port)  # TIME_WAIT sockets from before the start still show
+    out, rc = run_on_pty(["-i", "0.3", "-c", "3", "-p", str(port)])
+    assert rc == 0, out
+    assert out.count(CLEAR) == 3, out
+    assert "PORT DIR" in out and "observer tp_btf" in out
+    assert f"{port:5d} out" in out
+
+
+def test_pipe_view_appends_frames_with_histograms(root):
+    port = 21102
+    p = subprocess.Popen([TCPKEEP, "-i", "0.5", "-c", "2", "-p", str(port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait until attached, then make connections that close
+    line = p.stderr.readline()
+    assert "attached" in line, line
+    make_traffic(port, 5)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert CLEAR not in out and "\033[" not in out
+    assert out.count("PORT DIR") == 2
+    assert f"port {port} out: connection lifetime, 5 closed" in out, out
+    assert "usecs" in out and "|*" in out
+
+
+def test_json_frames_follow_the_schema(tcpkeep):
+    port = 21103
+    tk = tcpkeep("-p", str(port))
+    make_traffic(port, 2)
+    f = tk.frame_after()
+    json.dumps(f)
+    for key, typ in (("time", str), ("monotonic", float), ("interval_s", float),
+                     ("observer", str), ("missed", int), ("unattributed", int),
+                     ("missed_detail", dict), ("rows", list), ("policy", list)):
+        assert isinstance(f[key], typ), key
+    assert f["observer"] in ("tp_btf", "raw_tp")
+    assert {r["port"] for r in f["rows"]} == {port}
+    for r in f["rows"]:
+        assert r["direction"] in ("in", "out")
+        for name, value in r["transitions"].items():
+            a, b = name.split("->")
+            assert a.isupper() and b.isupper() and isinstance(value, int)
+        assert set(r["states"]) >= {"ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "LISTEN"}
+        life = r["lifetime"]
+        assert life["unit"] == "us"
+        assert sum(b["count"] for b in life["buckets"]) == life["count"]
+        assert life["buckets"][-1]["high"] is None
+        assert life["buckets"][-1]["count"] == life["overflow"]
+        assert set(r["keepalive"]) == {"applied", "errors", "dead_peers"}
+    out = [r for r in f["rows"] if r["direction"] == "out"][0]
+    assert out["transitions"]["CLOSE->SYN_SENT"] == 2
+    assert tk.stop() == 0
+
+
+def test_count_exits_by_itself(root):
+    before = tk_programs()
+    p = subprocess.run([TCPKEEP, "--json", "-i", "0.2", "-c", "4"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    frames = [json.loads(line) for line in p.stdout.splitlines()]
+    assert len(frames) == 4
+    gaps = [b["monotonic"] - a["monotonic"] for a, b in zip(frames, frames[1:])]
+    assert all(g > 0 for g in gaps)
+    assert programs_gone(set(tk_programs()) - set(before))
+
+
+def test_sigterm_detaches_everything(tcpkeep):
+    tk = tcpkeep()
+    mine = tk.programs()
+    assert {"tk_set_state_btf", "tk_error_report_btf"} <= set(mine.values())
+    assert tk.stop() == 0
+    assert programs_gone(mine)
+
+
+@pytest.mark.parametrize("args", [
+    ["-i", "0"], ["-i", "abc"], ["-i", "-1"], ["-i", "1e9"], ["-i"],
+    ["-c", "0"], ["-c", "-3"], ["-c", "2x"],
+    ["-p", "0"], ["-p", "65536"], ["-p", "abc"], ["-p", "1-"], ["-p", "10-5"],
+    ["-p", ""], ["-p", "80,,443"],
+    ["--bogus"], ["frobnicate"], ["run", "extra"],
+])
+def test_bad_usage_exits_2_with_one_line(args):
+    p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, (args, p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tcpkeep: "), p.stderr
+    assert p.stdout == ""
+
+
+def test_help_has_usage_and_examples():
+    p = subprocess.run([TCPKEEP, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0
+    assert "usage: tcpkeep" in p.stdout and "examples:" in p.stdout
+
+
+def test_not_root_is_one_clear_line():
+    nobody = 65534
+    if os.geteuid() != 0:
+        need_root()
+
+    def drop():
+        os.setgid(nobody)
+        os.setuid(nobody)
+
+    p = subprocess.run([TCPKEEP, "-c", "1"], capture_output=True, text=True,
+                       preexec_fn=drop, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr.strip() == ("tcpkeep: needs root (CAP_BPF, CAP_PERFMON and "
+                                "CAP_NET_ADMIN): run it with sudo")

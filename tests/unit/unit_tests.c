@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the parts of tcpkeep that need no kernel: number and port
+ * parsing, histogram slots and drawing, derived totals, JSON rendering.
+ * Prints "N passed, N failed" and exits non-zero on any failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hist.h"
+#include "parse.h"
+#include "render.h"
+#include "snapshot.h"
+
+static int passed, failed;
+
+#define CHECK(cond) do {						\
+	if (cond) {							\
+		passed++;						\
+	} else {							\
+		failed++;						\
+		fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	}								\
+} while (0)
+
+static void test_parse_ulong(void)
+{
+	unsigned long v = 0;
+
+	CHECK(tk_parse_ulong("993", 1, 65535, &v) == 0 && v == 993);
+	CHECK(tk_parse_ulong("65535", 1, 65535, &v) == 0 && v == 65535);
+	CHECK(tk_parse_ulong("65536", 1, 65535, &v) == -1);
+	CHECK(tk_parse_ulong("0", 1, 65535, &v) == -1);
+	CHECK(tk_parse_ulong("-1", 0, 65535, &v) == -1);
+	CHECK(tk_parse_ulong(" 5", 0, 65535, &v) == -1);
+	CHECK(tk_parse_ulong("5 ", 0, 65535, &v) == -1);
+	CHECK(tk_parse_ulong("", 0, 65535, &v) == -1);
+	CHECK(tk_parse_ulong("99999999999999999999999", 0, ~0UL, &v) == -1);
+	CHECK(tk_parse_ulong("0x10", 0, 65535, &v) == -1);
+}
+
+static void test_parse_seconds(void)
+{
+	double d = 0;
+
+	CHECK(tk_parse_seconds("0.5", 0.1, 3600, &d) == 0 && d == 0.5);
+	CHECK(tk_parse_seconds("2", 0.1, 3600, &d) == 0 && d == 2);
+	CHECK(tk_parse_seconds("0.05", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("nan", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("inf", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("1s", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("-1", 0.1, 3600, &d) == -1);
+}
+
+static void test_parse_ports(void)
+{
+	bool *p = calloc(TK_PORTS, sizeof(*p));
+	char bad[64];
+
+	CHECK(tk_parse_ports("143,993,10000-10002", p, bad, sizeof(bad)) == 0);
+	CHECK(p[143] && p[993] && p[10000] && p[10001] && p[10002] && !p[10003] && !p[144]);
+	CHECK(tk_parse_ports("1-", p, bad, sizeof(bad)) == -1 && !strcmp(bad, "1-"));
+	CHECK(tk_parse_ports("10-5", p, bad, sizeof(bad)) == -1 && !strcmp(bad, "10-5"));
+	CHECK(tk_parse_ports("80,,443", p, bad, sizeof(bad)) == -1);
+	CHECK(tk_parse_ports("80,", p, bad, sizeof(bad)) == -1);
+	CHECK(tk_parse_ports("", p, bad, sizeof(bad)) == -1);
+	CHECK(tk_parse_ports("65536", p, bad, sizeof(bad)) == -1 && !strcmp(bad, "65536"));
+	CHECK(tk_parse_ports("1-65535", p, bad, sizeof(bad)) == 0 && p[1] && p[65535]);
+	free(p);
+}
+
+static void test_hist(void)
+{
+	uint64_t slots[TK_HIST_SLOTS] = {0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	CHECK(tk_hist_low(0) == 0 && tk_hist_high(0) == 2);
+	CHECK(tk_hist_low(17) == 131072 && tk_hist_high(17) == 262144);
+	CHECK(tk_hist_high(TK_HIST_OVERFLOW) == 0);
+	slots[3] = 10;
+	slots[5] = 5;
+	slots[TK_HIST_OVERFLOW] = 1;
+	f = open_memstream(&buf, &len);
+	tk_hist_print(f, slots, TK_HIST_SLOTS, "usecs");
+	fclose(f);
+	CHECK(strstr(buf, "usecs") != NULL);
+	CHECK(strstr(buf, "8 -> 15 : 10         |****************************************|"));
+	CHECK(strstr(buf, "32 -> 63 : 5          |********************                    |"));
+	CHECK(strstr(buf, "16 -> 31 : 0 "));	/* empty slots inside the span show */
+	CHECK(strstr(buf, "68719476736 -> inf : 1"));
+	CHECK(strstr(buf, "4 -> 7") == NULL);	/* nothing before the first */
+	free(buf);
+}
+
+static void test_totals(void)
+{
+	struct tk_row r = {0};
+	struct tk_totals t;
+
+	r.trans[2][1] = 10;	/* SYN_SENT -> ESTABLISHED */
+	r.trans[2][7] = 3;	/* SYN_SENT -> CLOSE: refused */
+	r.trans[1][7] = 2;	/* ESTABLISHED -> CLOSE: reset */
+	r.trans[5][7] = 8;	/* FIN_WAIT2 -> CLOSE: orderly */
+	r.trans[10][7] = 1;	/* LISTEN -> CLOSE: not a connection */
+	tk_row_totals(&r, &t);
+	CHECK(t.opened == 10);
+	CHECK(t.refused == 3);
+	CHECK(t.closed == 10);
+	CHECK(t.reset == 2);
+	CHECK(tk_row_transitions(&r) == 24);
+}
+
+static void test_snapshot_sort_filter(void)
+{
+	struct tk_snapshot s, prev;
+	bool *ports = calloc(TK_PORTS, sizeof(*ports));
+
+	tk_snapshot_init(&s);
+	tk_snapshot_init(&prev);
+	tk_snapshot_row(&s, 80, TK_DIR_IN)->trans[1][7] = 100;
+	tk_snapshot_row(&s, 993, TK_DIR_IN)->trans[1][7] = 50;
+	tk_snapshot_row(&prev, 80, TK_DIR_IN)->trans[1][7] = 100;
+	tk_snapshot_sort(&s, &prev);
+	CHECK(s.rows[0].port == 993);	/* busiest in this interval first */
+	ports[80] = true;
+	tk_snapshot_filter(&s, ports);
+	CHECK(s.nrows == 1 && s.rows[0].port == 80);
+	CHECK(tk_snapshot_row(&s, 80, TK_DIR_IN) == &s.rows[0]);
+	tk_snapshot_free(&s);
+	tk_snapshot_free(&prev);
+	free(ports);
+}
+
+static void test_json(void)
+{
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tk_snapshot_init(&s);
+	s.attach_mode = "tp_btf";
+	s.recursion_misses = 2;
+	s.uncounted[TK_UNC_TRANS_FULL] = 3;
+	s.uncounted[TK_UNC_UNATTRIBUTED] = 4;
+	r = tk_snapshot_row(&s, 993, TK_DIR_OUT);
+	r->trans[2][1] = 7;
+	r->states[6] = 5;
+	r->slots[17] = 1;
+	f = open_memstream(&buf, &len);
+	tk_render_json(f, &s, NULL);
+	fclose(f);
+	CHECK(strstr(buf, "\"missed\":5,") != NULL);
+	CHECK(strstr(buf, "\"unattributed\":4") != NULL);
+	CHECK(strstr(buf, "\"port\":993,\"direction\":\"out\"") != NULL);
+	CHECK(strstr(buf, "\"SYN_SENT->ESTABLISHED\":7") != NULL);
+	CHECK(strstr(buf, "\"TIME_WAIT\":5") != NULL);
+	CHECK(strstr(buf, "{\"low\":131072,\"high\":262144,\"count\":1}") != NULL);
+	CHECK(buf[len - 1] == '\n' && strchr(buf, '\n') == buf + len - 1);
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
+int main(void)
+{
+	test_parse_ulong();
+	test_parse_seconds();
+	test_parse_ports();
+	test_hist();
+	test_totals();
+	test_snapshot_sort_filter();
+	test_json();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
