@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "policy.h"
 
 enum tk_cmd {
 	TK_CMD_RUN = 0,
@@ -19,6 +20,8 @@ struct tk_opts {
 	bool *ports;		/* -p filter (65536 flags), NULL: all */
 	bool json;
 	bool verbose;
+	struct tk_policy_table *policy;	/* keepalive policy: defaults and -k */
+	const char *cgroup;		/* --cgroup, NULL: the cgroup v2 root */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */

@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Load and attach: probes by loading, never by kernel version. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
+#include "policy.h"
+#include "enforcer.skel.h"
 #include "observer.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+#define PATH_MAX_LEN 4096
+#define PATH_MAX_FMT "4095"
 
 int tk_check_environment(void)
 {
@@ -79,7 +88,83 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 	return 0;
 }
 
-int tk_loader_load(struct tk_loader *l)
+int tk_cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	/* "id parent maj:min root mountpoint opts... - fstype source opts" */
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		char mnt[PATH_MAX_LEN];
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %" PATH_MAX_FMT "s", mnt) != 1)
+			continue;
+		snprintf(buf, len, "%s", mnt);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int tk_check_cgroup(const char *path)
+{
+	struct statfs fs;
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "tcpkeep: cgroup '%s' is not a directory\n", path);
+		return -ENOTDIR;
+	}
+	if (statfs(path, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		fprintf(stderr, "tcpkeep: '%s' is not in a cgroup v2 file system "
+			"(find it with: findmnt -t cgroup2)\n", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int fill_policy(struct enforcer_bpf *e, const struct tk_policy_table *t)
+{
+	int fd = bpf_map__fd(e->maps.policy);
+
+	for (unsigned int p = 1; p < 65536; p++) {
+		__u16 port = p;
+
+		if (!t->set[p])
+			continue;
+		if (bpf_map_update_elem(fd, &port, &t->pol[p], BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int load_enforcer(struct tk_loader *l, bool with_iter)
+{
+	struct enforcer_bpf *e = enforcer_bpf__open();
+	int err;
+
+	if (!e)
+		return -errno;
+	bpf_program__set_autoload(e->progs.tk_iter_existing, with_iter);
+	err = bpf_map__reuse_fd(e->maps.uncounted, bpf_map__fd(l->obs->maps.uncounted));
+	if (!err)
+		err = enforcer_bpf__load(e);
+	if (err) {
+		enforcer_bpf__destroy(e);
+		return err;
+	}
+	l->enf = e;
+	return 0;
+}
+
+int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 {
 	bool error_report = kernel_has_tracepoint("inet_sk_error_report");
 	int err;
@@ -115,6 +200,29 @@ int tk_loader_load(struct tk_loader *l)
 	l->fds.transitions = bpf_map__fd(l->obs->maps.transitions);
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
 	l->fds.uncounted = bpf_map__fd(l->obs->maps.uncounted);
+
+	if (!policy || !tk_policy_count(policy))
+		return 0;
+	/* the iterator's bpf_setsockopt needs 5.15: without it, go on */
+	err = load_enforcer(l, true);
+	if (!err) {
+		l->iter_ok = true;
+	} else {
+		err = load_enforcer(l, false);
+		if (err) {
+			fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
+				"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
+				"or later; run with -v for the verifier's log\n", strerror(-err));
+			return err;
+		}
+	}
+	err = fill_policy(l->enf, policy);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot fill the policy map: %s\n", strerror(-err));
+		return err;
+	}
+	l->fds.ka_stats = bpf_map__fd(l->enf->maps.ka_stats);
+	l->fds.policy = bpf_map__fd(l->enf->maps.policy);
 	return 0;
 }
 
@@ -132,7 +240,87 @@ static int attach_prog(struct tk_loader *l, struct bpf_program *prog)
 	return 0;
 }
 
-int tk_loader_attach(struct tk_loader *l)
+/* Explain an EPERM from a cgroup attach: who holds the cgroup. */
+static void explain_cgroup_eperm(const char *cgroup, int cgfd)
+{
+	__u32 ids[64], cnt = 64, flags = 0;
+
+	if (bpf_prog_query(cgfd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &cnt) == 0 && cnt &&
+	    !(flags & BPF_F_ALLOW_MULTI)) {
+		fprintf(stderr, "tcpkeep: cannot attach sockops to %s: another tool holds it "
+			"exclusively (program id %u attached %s); detach it or use --cgroup\n",
+			cgroup, ids[0], flags & BPF_F_ALLOW_OVERRIDE ?
+			"with BPF_F_ALLOW_OVERRIDE" : "without BPF_F_ALLOW_MULTI");
+		return;
+	}
+	fprintf(stderr, "tcpkeep: cannot attach sockops to %s: permission denied (a sockops "
+		"program attached without BPF_F_ALLOW_MULTI on it or on a parent cgroup holds "
+		"it exclusively; see bpftool cgroup tree)\n", cgroup);
+}
+
+static int attach_sockops(struct tk_loader *l, const char *cgroup)
+{
+	struct bpf_link *link;
+	int cgfd, err;
+
+	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = -errno;
+		fprintf(stderr, "tcpkeep: cannot open cgroup %s: %s\n", cgroup, strerror(-err));
+		return err;
+	}
+	link = bpf_program__attach_cgroup(l->enf->progs.tk_sockops, cgfd);
+	if (!link) {
+		err = -errno;
+		if (err == -EPERM)
+			explain_cgroup_eperm(cgroup, cgfd);
+		else
+			fprintf(stderr, "tcpkeep: cannot attach sockops to %s: %s\n", cgroup,
+				strerror(-err));
+		close(cgfd);
+		return err;
+	}
+	close(cgfd);
+	l->links[l->nlinks++] = link;
+	l->fds.progs[l->fds.nprogs++] = bpf_program__fd(l->enf->progs.tk_sockops);
+	l->cgroup = cgroup;
+	return 0;
+}
+
+int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
+			   unsigned long long *errors)
+{
+	struct bpf_link *link;
+	char buf[256];
+	int fd, err = 0;
+
+	*sockets = *errors = 0;
+	if (!l->enf)
+		return 0;
+	if (!l->iter_ok)
+		return -EOPNOTSUPP;
+	link = bpf_program__attach_iter(l->enf->progs.tk_iter_existing, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* reading runs the program over every TCP socket of this netns */
+	while ((err = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (err < 0)
+		err = -errno;
+	close(fd);
+	*sockets = l->enf->bss->iter_sockets;
+	*errors = l->enf->bss->iter_errors;
+out:
+	bpf_link__destroy(link);
+	return err;
+}
+
+int tk_loader_attach(struct tk_loader *l, const char *cgroup)
 {
 	struct observer_bpf *o = l->obs;
 	struct bpf_program *progs[] = {
@@ -149,6 +337,11 @@ int tk_loader_attach(struct tk_loader *l)
 			goto fail;
 		}
 	}
+	if (l->enf) {
+		err = attach_sockops(l, cgroup);
+		if (err)
+			goto fail;
+	}
 	return 0;
 fail:
 	for (int i = 0; i < l->nlinks; i++)
@@ -163,6 +356,8 @@ void tk_loader_destroy(struct tk_loader *l)
 	for (int i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	l->nlinks = 0;
+	enforcer_bpf__destroy(l->enf);
+	l->enf = NULL;
 	observer_bpf__destroy(l->obs);
 	l->obs = NULL;
 }

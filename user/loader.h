@@ -8,7 +8,9 @@
 #include "reader.h"
 
 struct observer_bpf;
+struct enforcer_bpf;
 struct bpf_link;
+struct tk_policy_table;
 
 #define TK_MAX_LINKS 8
 
@@ -20,6 +22,10 @@ struct tk_loader {
 	bool dead_peers_ok;
 	uint16_t eph_lo, eph_hi;
 	struct tk_fds fds;
+
+	struct enforcer_bpf *enf;	/* NULL: no policy, observer only */
+	bool iter_ok;			/* can fix up existing connections */
+	const char *cgroup;		/* where sockops is attached */
 };
 
 /* Exit codes, for scripts. */
@@ -33,10 +39,20 @@ enum {
 int tk_check_environment(void);
 /* Read net.ipv4.ip_local_port_range into lo/hi (defaults if unreadable). */
 void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);
-/* Open and load the observer (tp_btf, else raw_tp). Prints one line on failure. */
-int tk_loader_load(struct tk_loader *l);
-/* Attach what was loaded. On failure nothing stays attached. */
-int tk_loader_attach(struct tk_loader *l);
+/* The cgroup v2 mount point from /proc/self/mountinfo; -ENOENT if none. */
+int tk_cgroup2_root(char *buf, size_t len);
+/* 0 if path is a directory of a cgroup v2 file system; prints one line if not. */
+int tk_check_cgroup(const char *path);
+/*
+ * Open and load the observer (tp_btf, else raw_tp) and, if policy has any
+ * port, the enforcer with the policy in its map. Prints one line on failure.
+ */
+int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy);
+/* Attach what was loaded, sockops on cgroup. On failure nothing stays attached. */
+int tk_loader_attach(struct tk_loader *l, const char *cgroup);
+/* Set the policy on connections and listeners that existed before attach. */
+int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
+			   unsigned long long *errors);
 /* Detach and free everything. Safe on a partly set up loader. */
 void tk_loader_destroy(struct tk_loader *l);
 

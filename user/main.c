@@ -69,6 +69,7 @@ static int take_snapshot(const struct tk_loader *l, const struct tk_opts *o,
 	s->wall_s = time(NULL);
 	s->attach_mode = l->attach_mode;
 	s->dead_peers_ok = l->dead_peers_ok;
+	s->enforcer_ok = l->enf != NULL;
 	err = tk_read_maps(&l->fds, s);
 	if (err) {
 		fprintf(stderr, "tcpkeep: cannot read the maps: %s\n", strerror(-err));
@@ -132,18 +133,65 @@ static int live_view(const struct tk_loader *l, const struct tk_opts *o)
 	return err ? TK_EXIT_FAIL : TK_EXIT_OK;
 }
 
+/* Where sockops goes: --cgroup, checked, else the cgroup v2 root. */
+static int pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
+{
+	if (o->cgroup) {
+		if (tk_check_cgroup(o->cgroup))
+			return TK_EXIT_USAGE;
+		snprintf(buf, len, "%s", o->cgroup);
+		return 0;
+	}
+	if (tk_cgroup2_root(buf, len)) {
+		fprintf(stderr, "tcpkeep: no cgroup v2 file system is mounted: "
+			"mount -t cgroup2 none /sys/fs/cgroup/unified, or use --no-defaults "
+			"without -k to only observe\n");
+		return TK_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static void fix_existing(struct tk_loader *l)
+{
+	unsigned long long n, errors;
+	int err;
+
+	if (!l->enf)
+		return;
+	err = tk_loader_fix_existing(l, &n, &errors);
+	if (err == -EOPNOTSUPP)
+		fprintf(stderr, "tcpkeep: this kernel cannot set options from a socket iterator "
+			"(Linux 5.15+): connections opened before now keep their options\n");
+	else if (err)
+		fprintf(stderr, "tcpkeep: could not update existing connections: %s\n",
+			strerror(-err));
+	else
+		fprintf(stderr, "tcpkeep: keepalive policy set on %llu existing sockets "
+			"(%llu failed)\n", n, errors);
+}
+
 static int cmd_run(const struct tk_opts *o)
 {
+	bool enforce = tk_policy_count(o->policy) > 0;
+	char cgroup[4096] = "";
 	struct tk_loader l = {};
-	int ret = TK_EXIT_FAIL;
+	int ret;
 
+	if (enforce) {
+		ret = pick_cgroup(o, cgroup, sizeof(cgroup));
+		if (ret)
+			return ret;
+	}
 	if (tk_check_environment())
 		return TK_EXIT_FAIL;
-	if (tk_loader_load(&l))
+	ret = TK_EXIT_FAIL;
+	if (tk_loader_load(&l, o->policy))
 		goto cleanup;
-	if (tk_loader_attach(&l))
+	if (tk_loader_attach(&l, cgroup))
 		goto cleanup;
-	fprintf(stderr, "tcpkeep: attached (observer %s); Ctrl-C to stop\n", l.attach_mode);
+	fix_existing(&l);
+	fprintf(stderr, "tcpkeep: attached (observer %s, enforcer %s%s); Ctrl-C to stop\n",
+		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	ret = live_view(&l, o);
 cleanup:
 	tk_loader_destroy(&l);

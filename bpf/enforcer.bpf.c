@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Enforcer: forces keepalive options on connections of ports that have a
+ * policy, from the kernel, without touching the application.
+ *
+ * sockops on a cgroup v2 (the root by default) sets the options on new
+ * listeners, accepted and initiated connections; an iter/tcp program
+ * (5.15+) sets them on those that existed before tcpkeep attached.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "tcpkeep.h"
+#include "tcpkeep.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TK_MAX_POLICY);
+	__type(key, __u16);
+	__type(value, struct tk_policy);
+} policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TK_MAX_PORTS);
+	__type(key, struct tk_port_key);
+	__type(value, struct tk_ka_stats);
+} ka_stats SEC(".maps");
+
+/* shared with the observer: user space passes its fd before load */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TK_UNC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} uncounted SEC(".maps");
+
+/* what the last iterator run did; the iterator runs in one thread */
+__u64 iter_sockets;	/* sockets the policy was set on */
+__u64 iter_errors;	/* sockets where an option failed */
+
+static const struct tk_ka_stats zero_ka;
+
+/*
+ * Set the policy's options on sk (a sockops context or a locked socket).
+ * SO_KEEPALIVE arms the timer only on an off->on change, and only
+ * TCP_KEEPIDLE re-arms it, so the order is fixed: SO_KEEPALIVE, then always
+ * TCP_KEEPIDLE, then the rest. Each result is checked on its own.
+ * Returns the number of options that failed.
+ */
+static __always_inline int set_options(void *sk, const struct tk_policy *pol,
+				       struct tk_ka_stats *st)
+{
+	int one = 1, idle = pol->idle, intvl = pol->intvl, cnt = pol->cnt;
+	int user_timeout_ms = pol->user_timeout * 1000;
+	int failed = 0;
+
+	if (bpf_setsockopt(sk, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one))) {
+		failed++;
+		if (st)
+			st->errors[TK_OPT_KEEPALIVE]++;
+	}
+	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPIDLE, &idle, sizeof(idle))) {
+		failed++;
+		if (st)
+			st->errors[TK_OPT_KEEPIDLE]++;
+	}
+	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl))) {
+		failed++;
+		if (st)
+			st->errors[TK_OPT_KEEPINTVL]++;
+	}
+	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt))) {
+		failed++;
+		if (st)
+			st->errors[TK_OPT_KEEPCNT]++;
+	}
+	if (pol->user_timeout &&
+	    bpf_setsockopt(sk, SOL_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+			   sizeof(user_timeout_ms))) {
+		failed++;
+		if (st)
+			st->errors[TK_OPT_USER_TIMEOUT]++;
+	}
+	return failed;
+}
+
+static __always_inline struct tk_ka_stats *ka_stats_of(__u16 port, __u8 dir)
+{
+	struct tk_port_key key = { .port = port, .dir = dir };
+	struct tk_ka_stats *st = tk_lookup_or_init(&ka_stats, &key, &zero_ka);
+
+	if (!st) {
+		__u32 reason = TK_UNC_KA_FULL;
+		__u64 *n = bpf_map_lookup_elem(&uncounted, &reason);
+
+		if (n)
+			*n += 1;
+	}
+	return st;
+}
+
+/* Apply the policy of port to sk; a listener is not counted as applied. */
+static __always_inline int enforce(void *sk, __u16 port, __u8 dir, bool listener)
+{
+	struct tk_policy *pol = bpf_map_lookup_elem(&policy, &port);
+	struct tk_ka_stats *st;
+	int failed;
+
+	if (!pol || pol->off)
+		return -1;
+	st = ka_stats_of(port, dir);
+	failed = set_options(sk, pol, st);
+	if (!failed && !listener && st)
+		st->applied++;
+	return failed;
+}
+
+SEC("sockops")
+int tk_sockops(struct bpf_sock_ops *skops)
+{
+	/*
+	 * Only these callbacks have a full, locked socket: on request-socket
+	 * callbacks (TIMEOUT_INIT, RWND_INIT, NEEDS_ECN) bpf_setsockopt fails.
+	 * local_port is in host order, remote_port in network order.
+	 */
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		enforce(skops, skops->local_port, TK_DIR_IN, true);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		enforce(skops, skops->local_port, TK_DIR_IN, false);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		enforce(skops, bpf_ntohl(skops->remote_port), TK_DIR_OUT, false);
+		break;
+	}
+	return 1;
+}
+
+SEC("iter/tcp")
+int tk_iter_existing(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	__u16 lport, rport;
+	__u8 state;
+	int failed;
+
+	if (!skc)
+		return 0;
+	/* TIME_WAIT and request sockets are not full sockets */
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	state = skc->skc_state;
+	if (state != TCP_LISTEN && state != TCP_ESTABLISHED)
+		return 0;
+	lport = skc->skc_num;
+	rport = bpf_ntohs(skc->skc_dport);
+
+	if (state == TCP_LISTEN)
+		failed = enforce(tp, lport, TK_DIR_IN, true);
+	else if (bpf_map_lookup_elem(&policy, &lport))
+		failed = enforce(tp, lport, TK_DIR_IN, false);
+	else
+		failed = enforce(tp, rport, TK_DIR_OUT, false);
+	if (failed == 0)
+		iter_sockets++;
+	else if (failed > 0)
+		iter_errors++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
