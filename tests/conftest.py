@@ -101,7 +101,8 @@ class Tcpkeep:
     def __init__(self, *args, interval=0.2, timeout=30):
         cmd = [TCPKEEP, "run", "--json", "-i", str(interval), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE)
+        self.buffers = {self.proc.stdout.fileno(): b"", self.proc.stderr.fileno(): b""}
         self.stderr = ""
         self.interval = interval
         deadline = time.monotonic() + timeout
@@ -113,14 +114,22 @@ class Tcpkeep:
             self.stderr += line
 
     def _readline(self, pipe, deadline):
-        while True:
+        """One line from pipe, or None at EOF or deadline. Reads raw bytes
+        into our own buffer: select() cannot see what a buffered reader
+        already pulled in."""
+        fd = pipe.fileno()
+        while b"\n" not in self.buffers[fd]:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([pipe], [], [], left)
+            ready, _, _ = select.select([fd], [], [], left)
             if ready:
-                line = pipe.readline()
-                return line or None
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None
+                self.buffers[fd] += chunk
+        line, self.buffers[fd] = self.buffers[fd].split(b"\n", 1)
+        return line.decode() + "\n"
 
     def frame(self, timeout=30):
         line = self._readline(self.proc.stdout, time.monotonic() + timeout)
@@ -145,7 +154,8 @@ class Tcpkeep:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=30)
-        self.stderr += self.proc.stderr.read()
+        self.stderr += (self.buffers[self.proc.stderr.fileno()] +
+                        self.proc.stderr.read()).decode()
         return rc
 
     def kill(self):

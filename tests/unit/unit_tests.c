@@ -9,6 +9,7 @@
 #include <string.h>
 #include "hist.h"
 #include "parse.h"
+#include "policy.h"
 #include "render.h"
 #include "snapshot.h"
 
@@ -164,6 +165,36 @@ static void test_json(void)
 	tk_snapshot_free(&s);
 }
 
+static void test_policy(void)
+{
+	struct tk_policy_table *t = calloc(1, sizeof(*t));
+	char err[256];
+
+	tk_policy_defaults(t);
+	CHECK(tk_policy_count(t) == 4 && t->set[143] && t->set[993] && t->set[110] &&
+	      t->set[995]);
+	CHECK(t->pol[993].idle == 300 && t->pol[993].intvl == 60 && t->pol[993].cnt == 5 &&
+	      t->pol[993].user_timeout == 600 && !t->pol[993].off);
+	CHECK(tk_policy_parse("993:idle=2,intvl=1,cnt=2", t, err, sizeof(err)) == 0);
+	CHECK(t->pol[993].idle == 2 && t->pol[993].cnt == 2 && t->pol[993].user_timeout == 4);
+	CHECK(tk_policy_parse("143,10000-10001:user-timeout=0", t, err, sizeof(err)) == 0);
+	CHECK(t->pol[10001].user_timeout == 0 && t->pol[10001].idle == 300 && t->set[10000]);
+	CHECK(tk_policy_parse("110:off", t, err, sizeof(err)) == 0 && t->pol[110].off);
+	CHECK(tk_policy_parse("2525", t, err, sizeof(err)) == 0 && t->pol[2525].idle == 300);
+	CHECK(tk_policy_count(t) == 7);
+	/* errors leave the table as it was */
+	CHECK(tk_policy_parse("80,90:cnt=128", t, err, sizeof(err)) == -1 && !t->set[80]);
+	CHECK(strstr(err, "'128' for cnt") != NULL);
+	CHECK(tk_policy_parse("80:idle=5,bogus=1", t, err, sizeof(err)) == -1 && !t->set[80]);
+	CHECK(strstr(err, "unknown key 'bogus'") != NULL);
+	CHECK(tk_policy_parse("0", t, err, sizeof(err)) == -1 && strstr(err, "'0'"));
+	CHECK(tk_policy_parse("993:OFF", t, err, sizeof(err)) == -1);
+	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=127", t, err, sizeof(err)) == 0);
+	CHECK(tk_policy_parse("993:user-timeout=2147484", t, err, sizeof(err)) == -1);
+	CHECK(tk_policy_parse(":idle=5", t, err, sizeof(err)) == -1);
+	free(t);
+}
+
 int main(void)
 {
 	test_parse_ulong();
@@ -173,6 +204,7 @@ int main(void)
 	test_totals();
 	test_snapshot_sort_filter();
 	test_json();
+	test_policy();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
