@@ -90,7 +90,12 @@ $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
-test: tcpkeep $(OUTPUT)/unit_tests bench-bin
+# a stand-in for another tool's sockops program (coexistence tests)
+$(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
 	tests/run
 
 bench-bin: $(OUTPUT)/churn

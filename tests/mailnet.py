@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 """End-to-end "vanished mail client" fixture with a real Dovecot server.
 
 Topology (everything is private to the test and torn down afterwards)::
@@ -40,8 +41,17 @@ import textwrap
 import time
 from typing import Callable, Iterable, List, Optional, Sequence, TypeVar
 
+_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin",
+                                "/sbin", "/usr/bin", "/bin"])
+
+
+def tool(name: str) -> str:
+    """Absolute path of a system tool (also looks in the sbin dirs), or name if not found."""
+    return shutil.which(name, path=_SEARCH_PATH) or name
+
+
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-DOVECOT = shutil.which("dovecot", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/dovecot"
+DOVECOT = tool("dovecot")
 NETNS_DIR = "/run/netns"
 
 DEFAULT_SERVER_ADDR = "10.213.7.1"
@@ -97,7 +107,10 @@ def ns_path(name: str) -> str:
 
 def ns_argv(ns: str, argv: Sequence[str]) -> List[str]:
     """Argument vector that runs argv inside network namespace ns (via nsenter --net)."""
-    return ["nsenter", f"--net={ns_path(ns)}", "--", *[str(a) for a in argv]]
+    argv = [str(a) for a in argv]
+    if argv and "/" not in argv[0]:
+        argv[0] = tool(argv[0])
+    return [tool("nsenter"), f"--net={ns_path(ns)}", "--", *argv]
 
 
 def list_namespaces(prefix: str = "") -> List[str]:
@@ -198,7 +211,7 @@ def delete_namespace(ns: str) -> None:
     if not os.path.exists(ns_path(ns)):
         return
     kill_namespace_processes(ns)
-    subprocess.run(["ip", "netns", "delete", ns], stdout=subprocess.DEVNULL,
+    subprocess.run([tool("ip"), "netns", "delete", ns], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=False)
 
 
@@ -578,7 +591,7 @@ class MailNet:
     # ---- setup internals --------------------------------------------------
 
     def _ip(self, *args: str) -> None:
-        res = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+        res = subprocess.run([tool("ip"), *args], capture_output=True, text=True, timeout=30)
         if res.returncode != 0:
             raise MailNetError(f"ip {' '.join(args)} failed: {res.stderr.strip()}")
 
