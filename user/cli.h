@@ -9,6 +9,13 @@
 
 enum tk_cmd {
 	TK_CMD_RUN = 0,
+	TK_CMD_PIN,
+	TK_CMD_UNPIN,
+	TK_CMD_STATUS,
+	TK_CMD_TOP,
+	TK_CMD_POLICY_LIST,
+	TK_CMD_POLICY_SET,
+	TK_CMD_POLICY_DEL,
 	TK_CMD_HELP,
 	TK_CMD_VERSION,
 };
@@ -20,8 +27,10 @@ struct tk_opts {
 	bool *ports;		/* -p filter (65536 flags), NULL: all */
 	bool json;
 	bool verbose;
-	struct tk_policy_table *policy;	/* keepalive policy: defaults and -k */
-	const char *cgroup;		/* --cgroup, NULL: the cgroup v2 root */
+	struct tk_policy_table *policy;	/* run/pin: defaults and -k; policy set: the specs */
+	bool *del_ports;	/* policy del: the ports */
+	bool apply_existing;	/* policy set --apply-existing */
+	const char *cgroup;	/* --cgroup, NULL: the cgroup v2 root */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */

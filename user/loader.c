@@ -52,7 +52,7 @@ void tk_ephemeral_range(uint16_t *lo, uint16_t *hi)
 	fclose(f);
 }
 
-static bool kernel_has_tracepoint(const char *name)
+bool tk_kernel_has_tracepoint(const char *name)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	char typedef_name[128];
@@ -66,6 +66,27 @@ static bool kernel_has_tracepoint(const char *name)
 	return found;
 }
 
+/* Maps found pinned in pin_dir are reused, the others pinned there at load. */
+static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
+{
+	struct bpf_map *map;
+	char path[256];
+
+	if (!pin_dir)
+		return 0;
+	bpf_object__for_each_map(map, obj) {
+		int err;
+
+		if (bpf_map__is_internal(map))
+			continue;	/* .bss, .rodata: private to one load */
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 {
 	struct observer_bpf *o = observer_bpf__open();
@@ -73,6 +94,11 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 
 	if (!o)
 		return -errno;
+	err = set_pin_paths(o->obj, l->pin_dir);
+	if (err) {
+		observer_bpf__destroy(o);
+		return err;
+	}
 	o->rodata->eph_lo = l->eph_lo;
 	o->rodata->eph_hi = l->eph_hi;
 	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode);
@@ -153,7 +179,10 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 	if (!e)
 		return -errno;
 	bpf_program__set_autoload(e->progs.tk_iter_existing, with_iter);
-	err = bpf_map__reuse_fd(e->maps.uncounted, bpf_map__fd(l->obs->maps.uncounted));
+	if (l->pin_dir)
+		err = set_pin_paths(e->obj, l->pin_dir);
+	else
+		err = bpf_map__reuse_fd(e->maps.uncounted, bpf_map__fd(l->obs->maps.uncounted));
 	if (!err)
 		err = enforcer_bpf__load(e);
 	if (err) {
@@ -166,12 +195,12 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 
 int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 {
-	bool error_report = kernel_has_tracepoint("inet_sk_error_report");
+	bool error_report = tk_kernel_has_tracepoint("inet_sk_error_report");
 	int err;
 
 	l->fds = (struct tk_fds){ -1, -1, -1, -1, -1, {0}, 0 };
 	tk_ephemeral_range(&l->eph_lo, &l->eph_hi);
-	if (!kernel_has_tracepoint("inet_sock_set_state")) {
+	if (!tk_kernel_has_tracepoint("inet_sock_set_state")) {
 		fprintf(stderr, "tcpkeep: the kernel has no sock:inet_sock_set_state tracepoint "
 			"(needs Linux 4.16 or later)\n");
 		return -ENOENT;
@@ -183,6 +212,12 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 		l->attach_mode = "tp_btf";
 	} else {
 		err = open_load(l, false, error_report);
+		if (err && l->pin_dir) {
+			fprintf(stderr, "tcpkeep: cannot load the observer with the maps pinned in "
+				"%s (%s): if they are from another tcpkeep version, run "
+				"tcpkeep unpin first\n", l->pin_dir, strerror(-err));
+			return err;
+		}
 		if (err) {
 			fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v "
 				"for the verifier's log\n", strerror(-err));
@@ -201,7 +236,9 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
 	l->fds.uncounted = bpf_map__fd(l->obs->maps.uncounted);
 
-	if (!policy || !tk_policy_count(policy))
+	/* run: an empty policy means observer only; pin always loads the
+	 * enforcer so that `policy set` works later without a re-pin */
+	if (!policy || (!l->pin_dir && !tk_policy_count(policy)))
 		return 0;
 	/* the iterator's bpf_setsockopt needs 5.15: without it, go on */
 	err = load_enforcer(l, true);
@@ -216,7 +253,8 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 			return err;
 		}
 	}
-	err = fill_policy(l->enf, policy);
+	/* pinned: the caller syncs the policy once the links are in place */
+	err = l->pin_dir ? 0 : fill_policy(l->enf, policy);
 	if (err) {
 		fprintf(stderr, "tcpkeep: cannot fill the policy map: %s\n", strerror(-err));
 		return err;
@@ -258,7 +296,7 @@ static void explain_cgroup_eperm(const char *cgroup, int cgfd)
 		"it exclusively; see bpftool cgroup tree)\n", cgroup);
 }
 
-static int attach_sockops(struct tk_loader *l, const char *cgroup)
+struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 {
 	struct bpf_link *link;
 	int cgfd, err;
@@ -267,9 +305,11 @@ static int attach_sockops(struct tk_loader *l, const char *cgroup)
 	if (cgfd < 0) {
 		err = -errno;
 		fprintf(stderr, "tcpkeep: cannot open cgroup %s: %s\n", cgroup, strerror(-err));
-		return err;
+		errno = -err;
+		return NULL;
 	}
-	link = bpf_program__attach_cgroup(l->enf->progs.tk_sockops, cgfd);
+	/* libbpf 1.1 does not auto-attach sockops: attach it ourselves */
+	link = bpf_program__attach_cgroup(prog, cgfd);
 	if (!link) {
 		err = -errno;
 		if (err == -EPERM)
@@ -277,10 +317,39 @@ static int attach_sockops(struct tk_loader *l, const char *cgroup)
 		else
 			fprintf(stderr, "tcpkeep: cannot attach sockops to %s: %s\n", cgroup,
 				strerror(-err));
-		close(cgfd);
-		return err;
+		errno = -err;
 	}
 	close(cgfd);
+	return link;
+}
+
+struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
+{
+	struct bpf_program *p = l->obs->progs.tk_set_state_btf;
+
+	return bpf_program__autoload(p) ? p : l->obs->progs.tk_set_state_raw;
+}
+
+struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)
+{
+	if (!l->dead_peers_ok)
+		return NULL;
+	if (bpf_program__autoload(l->obs->progs.tk_error_report_btf))
+		return l->obs->progs.tk_error_report_btf;
+	return l->obs->progs.tk_error_report_raw;
+}
+
+struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l)
+{
+	return l->enf ? l->enf->progs.tk_sockops : NULL;
+}
+
+static int attach_sockops(struct tk_loader *l, const char *cgroup)
+{
+	struct bpf_link *link = tk_attach_sockops(l->enf->progs.tk_sockops, cgroup);
+
+	if (!link)
+		return -errno;
 	l->links[l->nlinks++] = link;
 	l->fds.progs[l->fds.nprogs++] = bpf_program__fd(l->enf->progs.tk_sockops);
 	l->cgroup = cgroup;
@@ -317,6 +386,27 @@ int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
 	*errors = l->enf->bss->iter_errors;
 out:
 	bpf_link__destroy(link);
+	return err;
+}
+
+int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
+			   unsigned long long *errors)
+{
+	struct tk_loader l = { .pin_dir = pin_dir };
+	int err;
+
+	*sockets = *errors = 0;
+	/* only the iterator runs; every map is the pinned one */
+	err = load_enforcer(&l, true);
+	if (err) {
+		err = load_enforcer(&l, false);
+		if (!err)
+			err = -EOPNOTSUPP;
+	} else {
+		l.iter_ok = true;
+		err = tk_loader_fix_existing(&l, sockets, errors);
+	}
+	enforcer_bpf__destroy(l.enf);
 	return err;
 }
 

@@ -26,6 +26,7 @@ struct tk_loader {
 	struct enforcer_bpf *enf;	/* NULL: no policy, observer only */
 	bool iter_ok;			/* can fix up existing connections */
 	const char *cgroup;		/* where sockops is attached */
+	const char *pin_dir;		/* set before load: maps live pinned here */
 };
 
 /* Exit codes, for scripts. */
@@ -39,6 +40,8 @@ enum {
 int tk_check_environment(void);
 /* Read net.ipv4.ip_local_port_range into lo/hi (defaults if unreadable). */
 void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);
+/* Does the kernel's BTF know the tracepoint (btf_trace_NAME)? */
+bool tk_kernel_has_tracepoint(const char *name);
 /* The cgroup v2 mount point from /proc/self/mountinfo; -ENOENT if none. */
 int tk_cgroup2_root(char *buf, size_t len);
 /* 0 if path is a directory of a cgroup v2 file system; prints one line if not. */
@@ -53,6 +56,15 @@ int tk_loader_attach(struct tk_loader *l, const char *cgroup);
 /* Set the policy on connections and listeners that existed before attach. */
 int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
 			   unsigned long long *errors);
+/* The same for what is pinned in pin_dir, loading only the iterator. */
+int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
+			   unsigned long long *errors);
+/* The loaded programs by role, for attaching and pinning links. */
+struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l);
+struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l);
+struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l);
+/* Attach sockops to cgroup; prints one line naming the cause on failure. */
+struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup);
 /* Detach and free everything. Safe on a partly set up loader. */
 void tk_loader_destroy(struct tk_loader *l);
 

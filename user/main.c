@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * tcpkeep: parse -> libbpf log -> load -> attach -> show frames until
- * stopped -> detach.
+ * tcpkeep: parse -> libbpf log -> the command: load, attach (or pin), show
+ * frames until stopped, detach.
  */
 #include <errno.h>
 #include <signal.h>
@@ -9,15 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
+#include "live.h"
 #include "loader.h"
+#include "pin.h"
 #include "reader.h"
 #include "render.h"
-#include "sockdiag.h"
+#include "status.h"
 
 static volatile sig_atomic_t stop;
 static bool verbose;
@@ -32,105 +35,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (!verbose)
 		return 0;
 	return vfprintf(stderr, fmt, args);
-}
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Sleep until the absolute monotonic time t; false if a signal came. */
-static bool sleep_until(double t)
-{
-	struct timespec ts = { .tv_sec = (time_t)t,
-			       .tv_nsec = (long)((t - (time_t)t) * 1e9) };
-
-	while (!stop) {
-		int err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-
-		if (!err)
-			return true;
-		if (err != EINTR)
-			return false;
-	}
-	return false;
-}
-
-static int take_snapshot(const struct tk_loader *l, const struct tk_opts *o,
-			 const struct tk_snapshot *prev, struct tk_snapshot *s)
-{
-	int err;
-
-	tk_snapshot_init(s);
-	s->mono_s = mono_now();
-	s->wall_s = time(NULL);
-	s->attach_mode = l->attach_mode;
-	s->dead_peers_ok = l->dead_peers_ok;
-	s->enforcer_ok = l->enf != NULL;
-	err = tk_read_maps(&l->fds, s);
-	if (err) {
-		fprintf(stderr, "tcpkeep: cannot read the maps: %s\n", strerror(-err));
-		return err;
-	}
-	/* a failed dump leaves states_ok false: the view says so */
-	tk_sockdiag_states(s, l->eph_lo, l->eph_hi);
-	tk_snapshot_filter(s, o->ports);
-	tk_snapshot_sort(s, prev);
-	return 0;
-}
-
-static int terminal_lines(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || ws.ws_row == 0)
-		return 24;
-	return ws.ws_row;
-}
-
-static int live_view(const struct tk_loader *l, const struct tk_opts *o)
-{
-	bool tty = isatty(STDOUT_FILENO) && !o->json;
-	struct tk_snapshot prev, cur;
-	double next = mono_now();
-	long frames = 0;
-	int err;
-
-	err = take_snapshot(l, o, NULL, &prev);
-	if (err)
-		return TK_EXIT_FAIL;
-	while (!stop && (!o->count || frames < o->count)) {
-		next += o->interval;
-		if (!sleep_until(next))
-			break;
-		err = take_snapshot(l, o, &prev, &cur);
-		if (err)
-			break;
-		if (o->json) {
-			tk_render_json(stdout, &cur, &prev);
-		} else {
-			struct tk_render_opts ro = { .histograms = true };
-
-			if (tty) {
-				ro.max_lines = terminal_lines();
-				fputs("\033[H\033[2J", stdout);
-			} else if (frames) {
-				fputc('\n', stdout);
-			}
-			tk_render_text(stdout, &cur, &prev, &ro);
-		}
-		fflush(stdout);
-		tk_snapshot_free(&prev);
-		prev = cur;
-		frames++;
-	}
-	tk_snapshot_free(&prev);
-	if (tty)
-		fputc('\n', stdout);
-	return err ? TK_EXIT_FAIL : TK_EXIT_OK;
 }
 
 /* Where sockops goes: --cgroup, checked, else the cgroup v2 root. */
@@ -151,14 +55,8 @@ static int pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
 	return 0;
 }
 
-static void fix_existing(struct tk_loader *l)
+static void report_existing(int err, unsigned long long n, unsigned long long errors)
 {
-	unsigned long long n, errors;
-	int err;
-
-	if (!l->enf)
-		return;
-	err = tk_loader_fix_existing(l, &n, &errors);
 	if (err == -EOPNOTSUPP)
 		fprintf(stderr, "tcpkeep: this kernel cannot set options from a socket iterator "
 			"(Linux 5.15+): connections opened before now keep their options\n");
@@ -170,11 +68,28 @@ static void fix_existing(struct tk_loader *l)
 			"(%llu failed)\n", n, errors);
 }
 
+static void fix_existing(struct tk_loader *l)
+{
+	unsigned long long n, errors;
+
+	if (l->enf) {
+		int err = tk_loader_fix_existing(l, &n, &errors);
+
+		report_existing(err, n, errors);
+	}
+}
+
+static bool is_pinned(void)
+{
+	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
+}
+
 static int cmd_run(const struct tk_opts *o)
 {
 	bool enforce = tk_policy_count(o->policy) > 0;
 	char cgroup[4096] = "";
 	struct tk_loader l = {};
+	struct tk_source src;
 	int ret;
 
 	if (enforce) {
@@ -184,17 +99,266 @@ static int cmd_run(const struct tk_opts *o)
 	}
 	if (tk_check_environment())
 		return TK_EXIT_FAIL;
+	/* a second observer and enforcer beside the pinned ones would only
+	 * double the cost and fight over the options */
+	if (is_pinned()) {
+		fprintf(stderr, "tcpkeep: tcpkeep is pinned at %s and already running: watch "
+			"it with tcpkeep top, or tcpkeep unpin first\n", TK_PIN_DIR);
+		return TK_EXIT_FAIL;
+	}
 	ret = TK_EXIT_FAIL;
-	if (tk_loader_load(&l, o->policy))
+	if (tk_loader_load(&l, enforce ? o->policy : NULL))
 		goto cleanup;
 	if (tk_loader_attach(&l, cgroup))
 		goto cleanup;
 	fix_existing(&l);
 	fprintf(stderr, "tcpkeep: attached (observer %s, enforcer %s%s); Ctrl-C to stop\n",
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
-	ret = live_view(&l, o);
+	src = (struct tk_source){ &l.fds, l.attach_mode, l.dead_peers_ok, l.enf != NULL,
+				  l.eph_lo, l.eph_hi };
+	ret = tk_live_view(&src, o, &stop);
 cleanup:
 	tk_loader_destroy(&l);
+	return ret;
+}
+
+static int cmd_pin(const struct tk_opts *o)
+{
+	char cgroup[4096] = "";
+	struct tk_loader l = { .pin_dir = TK_PIN_DIR };
+	bool fresh;
+	int ret;
+
+	ret = pick_cgroup(o, cgroup, sizeof(cgroup));
+	if (ret)
+		return ret;
+	if (tk_check_environment() || tk_pin_prepare())
+		return TK_EXIT_FAIL;
+	fresh = !is_pinned();
+	ret = TK_EXIT_FAIL;
+	if (tk_loader_load(&l, o->policy))
+		goto fail;
+	if (tk_pin_links(&l, cgroup))
+		goto fail;
+	if (tk_policy_sync(l.fds.policy, o->policy)) {
+		fprintf(stderr, "tcpkeep: cannot write the pinned policy: %s\n", strerror(errno));
+		goto fail;
+	}
+	fix_existing(&l);
+	fprintf(stderr, "tcpkeep: pinned at %s (observer %s, enforcer on %s, %zu ports with "
+		"a policy)\n", TK_PIN_DIR, l.attach_mode, cgroup, tk_policy_count(o->policy));
+	tk_loader_destroy(&l);
+	return TK_EXIT_OK;
+fail:
+	tk_loader_destroy(&l);
+	/* a first pin that failed leaves nothing; a re-pin leaves what was */
+	if (fresh) {
+		bool had;
+
+		tk_unpin(&had);
+	}
+	return ret;
+}
+
+static int cmd_unpin(void)
+{
+	bool had;
+	int err;
+
+	if (tk_check_environment())
+		return TK_EXIT_FAIL;
+	err = tk_unpin(&had);
+	if (err) {
+		fprintf(stderr, "tcpkeep: could not remove everything under %s: %s\n",
+			TK_PIN_DIR, strerror(-err));
+		return TK_EXIT_FAIL;
+	}
+	if (had)
+		fprintf(stderr, "tcpkeep: unpinned: detached and removed %s\n", TK_PIN_DIR);
+	else
+		fprintf(stderr, "tcpkeep: nothing was pinned at %s\n", TK_PIN_DIR);
+	return TK_EXIT_OK;
+}
+
+/* Open the pins, or say that nothing is pinned. */
+static int open_pinned(struct tk_pinned *p)
+{
+	int err;
+
+	if (tk_check_environment())
+		return TK_EXIT_FAIL;
+	err = tk_pinned_open(p);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
+		return TK_EXIT_FAIL;
+	}
+	if (!p->present || p->fds.policy < 0) {
+		fprintf(stderr, "tcpkeep: nothing is pinned at %s: start it with tcpkeep pin\n",
+			TK_PIN_DIR);
+		tk_pinned_close(p);
+		return TK_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static struct tk_source pinned_source(const struct tk_pinned *p)
+{
+	struct tk_source src = {
+		.fds = &p->fds,
+		.attach_mode = p->attach_mode,
+		.dead_peers_ok = p->link_fds[TK_LINK_ERROR_REPORT] >= 0,
+		.enforcer_ok = p->link_fds[TK_LINK_SOCKOPS] >= 0 && !p->sockops_defunct,
+	};
+
+	tk_ephemeral_range(&src.eph_lo, &src.eph_hi);
+	return src;
+}
+
+static int cmd_top(const struct tk_opts *o)
+{
+	struct tk_pinned p;
+	struct tk_source src;
+	int ret = open_pinned(&p);
+
+	if (ret)
+		return ret;
+	src = pinned_source(&p);
+	ret = tk_live_view(&src, o, &stop);
+	tk_pinned_close(&p);
+	return ret;
+}
+
+static int cmd_status(const struct tk_opts *o)
+{
+	struct tk_status st = { .pin_dir = TK_PIN_DIR };
+	struct tk_snapshot s;
+	struct tk_pinned p;
+	struct tk_source src;
+	struct statfs fs;
+	char root[4096];
+	int err;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "tcpkeep: needs root to read %s: run it with sudo\n", TK_PIN_DIR);
+		return TK_EXIT_FAIL;
+	}
+	st.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	st.tp_set_state = st.btf && tk_kernel_has_tracepoint("inet_sock_set_state");
+	st.tp_error_report = st.btf && tk_kernel_has_tracepoint("inet_sk_error_report");
+	st.bpffs = statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+	st.cgroup2 = tk_cgroup2_root(root, sizeof(root)) == 0;
+	err = st.bpffs ? tk_pinned_open(&p) : 0;
+	if (!st.bpffs)
+		memset(&p, 0, sizeof(p));
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
+		return TK_EXIT_FAIL;
+	}
+	st.pinned = p.present;
+	st.attach_mode = p.present ? p.attach_mode : "none";
+	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
+	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];
+	st.sockops_link = p.link_ids[TK_LINK_SOCKOPS];
+	st.cgroup = p.cgroup;
+	st.cgroup_id = p.cgroup_id;
+	st.sockops_defunct = p.sockops_defunct;
+
+	tk_snapshot_init(&s);
+	if (p.present) {
+		src = pinned_source(&p);
+		if (tk_take_snapshot(&src, NULL, NULL, &s))
+			tk_snapshot_init(&s);
+	}
+	if (o->json)
+		tk_status_json(stdout, &st, &s);
+	else
+		tk_status_text(stdout, &st, &s);
+	tk_snapshot_free(&s);
+	if (p.present)
+		tk_pinned_close(&p);
+	return tk_status_code(&st);
+}
+
+static int read_policy(const struct tk_pinned *p, struct tk_snapshot *s)
+{
+	struct tk_fds only = { -1, -1, -1, -1, p->fds.policy, {0}, 0 };
+
+	tk_snapshot_init(s);
+	return tk_read_maps(&only, s);
+}
+
+static int cmd_policy(const struct tk_opts *o)
+{
+	struct tk_policy_table *merged = NULL;
+	unsigned long long n = 0, errors = 0;
+	struct tk_snapshot s;
+	struct tk_pinned p;
+	int ret = open_pinned(&p);
+
+	if (ret)
+		return ret;
+	ret = TK_EXIT_FAIL;
+	if (read_policy(&p, &s)) {
+		fprintf(stderr, "tcpkeep: cannot read the pinned policy: %s\n", strerror(errno));
+		goto out;
+	}
+	if (o->cmd == TK_CMD_POLICY_LIST) {
+		if (o->json) {
+			tk_render_policy_json(stdout, &s);
+			fputc('\n', stdout);
+		} else {
+			tk_render_policy_text(stdout, &s);
+		}
+		ret = TK_EXIT_OK;
+		goto out;
+	}
+
+	/* set and del: check everything first, then change */
+	merged = calloc(1, sizeof(*merged));
+	if (!merged)
+		goto out;
+	for (size_t i = 0; i < s.npolicy; i++) {
+		merged->set[s.policy[i].port] = true;
+		merged->pol[s.policy[i].port] = s.policy[i].pol;
+	}
+	for (unsigned int port = 1; port < 65536; port++) {
+		if (o->cmd == TK_CMD_POLICY_SET && o->policy->set[port]) {
+			merged->set[port] = true;
+			merged->pol[port] = o->policy->pol[port];
+		}
+		if (o->cmd == TK_CMD_POLICY_DEL && o->del_ports[port]) {
+			if (!merged->set[port]) {
+				fprintf(stderr, "tcpkeep: port %u has no policy (see tcpkeep policy "
+					"list); nothing changed\n", port);
+				ret = TK_EXIT_USAGE;
+				goto out;
+			}
+			merged->set[port] = false;
+		}
+	}
+	if (tk_policy_count(merged) > TK_MAX_POLICY) {
+		fprintf(stderr, "tcpkeep: %zu ports with a keepalive policy: at most %d; nothing "
+			"changed\n", tk_policy_count(merged), TK_MAX_POLICY);
+		ret = TK_EXIT_USAGE;
+		goto out;
+	}
+	if (tk_policy_sync(p.fds.policy, merged)) {
+		fprintf(stderr, "tcpkeep: cannot write the pinned policy: %s\n", strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, "tcpkeep: policy now has %zu ports\n", tk_policy_count(merged));
+	ret = TK_EXIT_OK;
+	if (o->apply_existing) {
+		int err = tk_fix_existing_pinned(TK_PIN_DIR, &n, &errors);
+
+		report_existing(err, n, errors);
+		if (err)
+			ret = TK_EXIT_FAIL;
+	}
+out:
+	free(merged);
+	tk_snapshot_free(&s);
+	tk_pinned_close(&p);
 	return ret;
 }
 
@@ -222,6 +386,23 @@ int main(int argc, char **argv)
 		break;
 	case TK_CMD_RUN:
 		ret = cmd_run(&opts);
+		break;
+	case TK_CMD_PIN:
+		ret = cmd_pin(&opts);
+		break;
+	case TK_CMD_UNPIN:
+		ret = cmd_unpin();
+		break;
+	case TK_CMD_STATUS:
+		ret = cmd_status(&opts);
+		break;
+	case TK_CMD_TOP:
+		ret = cmd_top(&opts);
+		break;
+	case TK_CMD_POLICY_LIST:
+	case TK_CMD_POLICY_SET:
+	case TK_CMD_POLICY_DEL:
+		ret = cmd_policy(&opts);
 		break;
 	}
 out:

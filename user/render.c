@@ -61,11 +61,9 @@ static void print_row(FILE *f, const struct tk_row *r, const struct tk_row *p, d
 		(unsigned long long)r->dead_peers);
 }
 
-static void print_policy(FILE *f, const struct tk_snapshot *cur)
+void tk_render_policy_text(FILE *f, const struct tk_snapshot *cur)
 {
-	if (!cur->npolicy)
-		return;
-	fprintf(f, "\nkeepalive policy  (idle/intvl/user-timeout in seconds)\n");
+	fprintf(f, "keepalive policy  (idle/intvl/user-timeout in seconds)\n");
 	fprintf(f, "%5s %6s %6s %4s %13s\n", "PORT", "IDLE", "INTVL", "CNT", "USER_TIMEOUT");
 	for (size_t i = 0; i < cur->npolicy; i++) {
 		const struct tk_policy_row *p = &cur->policy[i];
@@ -116,7 +114,10 @@ static void render(FILE *f, const struct tk_snapshot *cur,
 	}
 	if (!cur->nrows)
 		fprintf(f, "(no TCP activity seen yet)\n");
-	print_policy(f, cur);
+	if (cur->npolicy) {
+		fputc('\n', f);
+		tk_render_policy_text(f, cur);
+	}
 	if (o->histograms)
 		print_histograms(f, cur);
 }

@@ -19,4 +19,9 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 void tk_render_json(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev);
 
+/* The policy table: a JSON array of {port, off, idle, intvl, cnt, user_timeout}. */
+void tk_render_policy_json(FILE *f, const struct tk_snapshot *s);
+/* The policy table as text. */
+void tk_render_policy_text(FILE *f, const struct tk_snapshot *s);
+
 #endif

@@ -90,9 +90,9 @@ static void json_row(FILE *f, const struct tk_row *r, const struct tk_row *p, do
 	fputc('}', f);
 }
 
-static void json_policy(FILE *f, const struct tk_snapshot *s)
+void tk_render_policy_json(FILE *f, const struct tk_snapshot *s)
 {
-	fputs("\"policy\":[", f);
+	fputc('[', f);
 	for (size_t i = 0; i < s->npolicy; i++) {
 		const struct tk_policy_row *p = &s->policy[i];
 
@@ -133,8 +133,8 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 			fputc(',', f);
 		json_row(f, r, prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
 	}
-	fputs("],", f);
-	json_policy(f, cur);
+	fputs("],\"policy\":", f);
+	tk_render_policy_json(f, cur);
 	fputs("}\n", f);
 	fflush(f);
 }

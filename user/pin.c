@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Pinning: programs that stay attached after tcpkeep exits (for boot). */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "pin.h"
+#include "policy.h"
+
+#define BPFFS "/sys/fs/bpf"
+
+static const char *const link_names[TK_NLINKS] = {
+	"link_set_state", "link_error_report", "link_sockops",
+};
+
+static const char *const map_names[] = {
+	"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy",
+};
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
+}
+
+int tk_pin_prepare(void)
+{
+	struct statfs fs;
+
+	if (statfs(BPFFS, &fs) || fs.f_type != BPF_FS_MAGIC) {
+		/* not mounted at boot on some systems: mount it, as systemd would */
+		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
+			fprintf(stderr, "tcpkeep: bpffs is not mounted at %s and mounting it "
+				"failed (%s): mount -t bpf bpf %s\n", BPFFS, strerror(errno),
+				BPFFS);
+			return -errno;
+		}
+	}
+	if (mkdir(TK_PIN_DIR, 0700) && errno != EEXIST) {
+		fprintf(stderr, "tcpkeep: cannot create %s: %s\n", TK_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	if (chmod(TK_PIN_DIR, 0700)) {
+		fprintf(stderr, "tcpkeep: cannot chmod %s: %s\n", TK_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+static uint64_t cgroup_id_of(const char *path)
+{
+	struct stat st;
+
+	/* a cgroup v2 directory's inode number is its cgroup id */
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+/* Pin link as name, replacing an older pin of that name atomically. */
+static int pin_link(struct bpf_link *link, const char *name)
+{
+	char path[256], tmp[300];
+	int err;
+
+	/* bpffs refuses names with a dot */
+	pin_path(path, sizeof(path), name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp_%s", TK_PIN_DIR, name);
+	unlink(tmp);
+	err = bpf_link__pin(link, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* Is the pinned link of this name there and still attached where wanted? */
+static bool link_healthy(int which, const char *cgroup)
+{
+	struct bpf_link_info info;
+	char path[256];
+	bool ok;
+	int fd;
+
+	pin_path(path, sizeof(path), link_names[which]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	ok = link_info(fd, &info) == 0;
+	if (ok && which == TK_LINK_SOCKOPS) {
+		/* a removed cgroup leaves the link defunct, with cgroup id 0 */
+		if (!info.cgroup.cgroup_id) {
+			fprintf(stderr, "tcpkeep: the pinned sockops link is defunct (its cgroup "
+				"was removed): attaching again\n");
+			ok = false;
+		} else if (info.cgroup.cgroup_id != cgroup_id_of(cgroup)) {
+			fprintf(stderr, "tcpkeep: moving the sockops link to %s\n", cgroup);
+			ok = false;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+int tk_pin_links(struct tk_loader *l, const char *cgroup)
+{
+	struct bpf_program *progs[TK_NLINKS] = {
+		tk_loader_set_state_prog(l),
+		tk_loader_error_report_prog(l),
+		tk_loader_sockops_prog(l),
+	};
+	int err;
+
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link *link;
+		char path[256];
+
+		pin_path(path, sizeof(path), link_names[i]);
+		if (!progs[i]) {
+			/* no policy now: a sockops link from an earlier pin goes */
+			if (i == TK_LINK_SOCKOPS && !access(path, F_OK)) {
+				int fd = bpf_obj_get(path);
+
+				if (fd >= 0) {
+					bpf_link_detach(fd);
+					close(fd);
+				}
+				unlink(path);
+			}
+			continue;
+		}
+		if (link_healthy(i, cgroup))
+			continue;
+		if (i == TK_LINK_SOCKOPS)
+			link = tk_attach_sockops(progs[i], cgroup);
+		else
+			link = bpf_program__attach(progs[i]);
+		if (!link) {
+			err = -errno;
+			if (i != TK_LINK_SOCKOPS)
+				fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
+					bpf_program__name(progs[i]), strerror(-err));
+			return err;
+		}
+		/* an older link of this name (defunct, elsewhere) is detached by
+		 * the rename dropping its pin: the new one is in place first */
+		if (i == TK_LINK_SOCKOPS && !access(path, F_OK)) {
+			int fd = bpf_obj_get(path);
+
+			if (fd >= 0) {
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		err = pin_link(link, link_names[i]);
+		bpf_link__disconnect(link);	/* the pin keeps it attached */
+		bpf_link__destroy(link);
+		if (err) {
+			fprintf(stderr, "tcpkeep: cannot pin %s: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int tk_policy_sync(int fd, const struct tk_policy_table *t)
+{
+	__u16 key, next;
+	bool first = true;
+
+	for (unsigned int p = 1; p < 65536; p++) {
+		__u16 port = p;
+
+		if (t->set[p] && bpf_map_update_elem(fd, &port, &t->pol[p], BPF_ANY))
+			return -errno;
+	}
+	/* then drop ports the table no longer has */
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (!t->set[next] && bpf_map_delete_elem(fd, &next) == 0)
+			first = true;	/* restart: the walk lost its place */
+	}
+	return 0;
+}
+
+int tk_unpin(bool *had)
+{
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	*had = false;
+	d = opendir(TK_PIN_DIR);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	*had = true;
+	/* links first, detached explicitly: a reader holding an fd (a running
+	 * top) must not keep them attached */
+	while ((de = readdir(d))) {
+		char path[512];
+		int fd;
+
+		if (!strstr(de->d_name, "link_"))	/* link_* and tmp_link_* */
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		if (unlink(path))
+			err = -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
+		if (unlink(path))
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(TK_PIN_DIR))
+		err = -errno;
+	return err;
+}
+
+static uint64_t find_id;
+static char *find_out;
+static size_t find_len;
+
+static int match_cgroup(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	if (flag == FTW_D && (uint64_t)st->st_ino == find_id) {
+		snprintf(find_out, find_len, "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+static void cgroup_path_of(uint64_t id, char *buf, size_t len)
+{
+	char root[4096];
+
+	buf[0] = '\0';
+	if (!id || tk_cgroup2_root(root, sizeof(root)))
+		return;
+	find_id = id;
+	find_out = buf;
+	find_len = len;
+	nftw(root, match_cgroup, 16, FTW_PHYS | FTW_MOUNT);
+}
+
+static int open_map(const char *name)
+{
+	char path[256];
+
+	pin_path(path, sizeof(path), name);
+	return bpf_obj_get(path);
+}
+
+int tk_pinned_open(struct tk_pinned *p)
+{
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	p->fds = (struct tk_fds){ -1, -1, -1, -1, -1, {0}, 0 };
+	for (int i = 0; i < TK_NLINKS; i++)
+		p->link_fds[i] = -1;
+	p->attach_mode = "none";
+	if (stat(TK_PIN_DIR, &st))
+		return errno == ENOENT ? 0 : -errno;
+	p->present = true;
+	p->fds.transitions = open_map(map_names[0]);
+	p->fds.conns = open_map(map_names[1]);
+	p->fds.uncounted = open_map(map_names[2]);
+	p->fds.ka_stats = open_map(map_names[4]);
+	p->fds.policy = open_map(map_names[5]);
+
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link_info info;
+		char path[256];
+		int fd, pfd;
+
+		pin_path(path, sizeof(path), link_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		p->link_fds[i] = fd;
+		if (link_info(fd, &info))
+			continue;
+		p->link_ids[i] = info.id;
+		p->prog_ids[i] = info.prog_id;
+		pfd = bpf_prog_get_fd_by_id(info.prog_id);
+		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
+			p->fds.progs[p->fds.nprogs++] = pfd;
+		if (i == TK_LINK_SET_STATE && pfd >= 0) {
+			struct bpf_prog_info pinfo = {};
+			__u32 len = sizeof(pinfo);
+
+			/* tp_btf links are raw tracepoint links too: the program
+			 * type tells them apart */
+			if (!bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
+				p->attach_mode = pinfo.type == BPF_PROG_TYPE_TRACING ?
+						 "tp_btf" : "raw_tp";
+		}
+		if (i == TK_LINK_SOCKOPS) {
+			p->cgroup_id = info.cgroup.cgroup_id;
+			p->sockops_defunct = !info.cgroup.cgroup_id;
+			cgroup_path_of(p->cgroup_id, p->cgroup, sizeof(p->cgroup));
+		}
+	}
+	return 0;
+}
+
+void tk_pinned_close(struct tk_pinned *p)
+{
+	int *fds[] = { &p->fds.transitions, &p->fds.conns, &p->fds.uncounted,
+		       &p->fds.ka_stats, &p->fds.policy };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	for (int i = 0; i < p->fds.nprogs; i++)
+		close(p->fds.progs[i]);
+	for (int i = 0; i < TK_NLINKS; i++)
+		if (p->link_fds[i] >= 0)
+			close(p->link_fds[i]);
+	memset(p, 0, sizeof(*p));
+}

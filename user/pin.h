@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The pinned layout under /sys/fs/bpf/tcpkeep, a stable interface:
+ *   maps   transitions conns uncounted sk_info ka_stats policy
+ *   links  link_set_state link_error_report link_sockops
+ */
+#ifndef TK_PIN_H
+#define TK_PIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "reader.h"
+
+#define TK_PIN_DIR "/sys/fs/bpf/tcpkeep"
+
+struct tk_loader;
+struct tk_policy_table;
+
+/* What is pinned, opened for reading (top, status, policy). */
+struct tk_pinned {
+	bool present;			/* the pin directory exists */
+	struct tk_fds fds;		/* maps and the programs behind the links */
+	int link_fds[3];		/* set_state, error_report, sockops; -1: absent */
+	uint32_t link_ids[3];
+	uint32_t prog_ids[3];
+	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
+	uint64_t cgroup_id;		/* of the sockops link; 0: defunct */
+	char cgroup[4096];		/* its path, "" if not found */
+	bool sockops_defunct;
+};
+
+enum { TK_LINK_SET_STATE = 0, TK_LINK_ERROR_REPORT, TK_LINK_SOCKOPS, TK_NLINKS };
+
+/* Mount bpffs at /sys/fs/bpf if needed and create the pin dir, mode 0700. */
+int tk_pin_prepare(void);
+/*
+ * Attach what the loader loaded, for each link not already pinned and
+ * healthy, and pin it; a sockops link that is defunct or on another cgroup
+ * is replaced. Never adds a second attachment. Prints what it did.
+ */
+int tk_pin_links(struct tk_loader *l, const char *cgroup);
+/* Make the pinned policy map equal to t: add, change, then remove. */
+int tk_policy_sync(int policy_fd, const struct tk_policy_table *t);
+/* Detach everything pinned and remove the pins; *had says if anything was. */
+int tk_unpin(bool *had);
+/* Open what is pinned. present=false (and 0) when nothing is. */
+int tk_pinned_open(struct tk_pinned *p);
+void tk_pinned_close(struct tk_pinned *p);
+
+#endif

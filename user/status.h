@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* `tcpkeep status`: what is pinned and how it is doing, as text or JSON. */
+#ifndef TK_STATUS_H
+#define TK_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "snapshot.h"
+
+struct tk_status {
+	bool pinned;
+	const char *pin_dir;
+	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
+	uint32_t set_state_link, error_report_link, sockops_link;	/* ids, 0: none */
+	const char *cgroup;		/* sockops cgroup path, "" unknown */
+	uint64_t cgroup_id;
+	bool sockops_defunct;
+	/* kernel features found */
+	bool btf, tp_set_state, tp_error_report, bpffs, cgroup2;
+};
+
+/* 0: active, 3: not pinned, 1: pinned but broken. */
+int tk_status_code(const struct tk_status *st);
+void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapshot *s);
+void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapshot *s);
+
+#endif
