@@ -18,6 +18,12 @@
 /* The local ephemeral port range, read from ip_local_port_range at load. */
 const volatile __u16 eph_lo = 32768;
 const volatile __u16 eph_hi = 60999;
+/*
+ * Lifetimes need socket-local storage created for every connection, the
+ * observer's main cost (two allocations per socket on 6.18). Without them
+ * the direction comes from the port rule, as under raw_tp.
+ */
+const volatile bool lifetimes = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -63,14 +69,35 @@ static __always_inline bool is_ephemeral(__u16 port)
 	return port >= eph_lo && port <= eph_hi;
 }
 
-static __always_inline bool is_tcp(const struct sock *sk)
+/*
+ * Socket fields: tp_btf gets a BTF pointer the program may load from
+ * directly; raw_tp gets a plain address that needs bpf_probe_read. Direct
+ * loads are several times cheaper, and these run on every transition.
+ */
+#define SK_FIELD(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline bool is_tcp(const struct sock *sk, const bool btf)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = SK_FIELD(btf, sk, __sk_common.skc_family);
+	__u16 proto;
 
 	/* sk_protocol was a bitfield before 5.6 */
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
-		return false;
-	return family == AF_INET || family == AF_INET6;
+	if (btf)
+		proto = BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+	else
+		proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	return proto == IPPROTO_TCP && (family == AF_INET || family == AF_INET6);
+}
+
+static __always_inline __u16 local_port(const struct sock *sk, const bool btf)
+{
+	__u16 num = SK_FIELD(btf, sk, __sk_common.skc_num);
+
+	/* skc_num is already 0 when an accepted socket reaches CLOSE: then
+	 * inet_sport still has it */
+	if (num)
+		return num;
+	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
 /*
@@ -78,22 +105,20 @@ static __always_inline bool is_tcp(const struct sock *sk)
  * existed before tcpkeep attached, or any socket under the raw_tp
  * fallback. Handshake states tell the direction; after that the side
  * whose port is outside the ephemeral range is the service.
- * Ports come from inet_sport/skc_dport: skc_num is already 0 when an
- * accepted socket reaches CLOSE.
  */
 static __always_inline bool port_rule(const struct sock *sk, int old, int new,
-				      struct tk_port_key *key)
+				      struct tk_port_key *key, const bool btf)
 {
-	__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 dport = bpf_ntohs(SK_FIELD(btf, sk, __sk_common.skc_dport));
+	__u16 sport;
 
 	if (old == TCP_SYN_SENT || new == TCP_SYN_SENT) {
-		key->port = dport;	/* local port may still be 0 */
+		key->port = dport;	/* the local port may still be 0 */
 		key->dir = TK_DIR_OUT;
-	} else if (old == TCP_LISTEN || new == TCP_LISTEN) {
-		key->port = sport;
-		key->dir = TK_DIR_IN;
-	} else if (!is_ephemeral(sport) && sport) {
+		return dport != 0;
+	}
+	sport = local_port(sk, btf);
+	if (old == TCP_LISTEN || new == TCP_LISTEN || (!is_ephemeral(sport) && sport)) {
 		key->port = sport;
 		key->dir = TK_DIR_IN;
 	} else if (!is_ephemeral(dport) && dport) {
@@ -105,24 +130,12 @@ static __always_inline bool port_rule(const struct sock *sk, int old, int new,
 	return key->port != 0;
 }
 
-/* Storage for a socket entering its first state: a connect, an accepted
- * child (cloned from the listener, so LISTEN -> SYN_RECV) or a listener. */
-static __always_inline struct tk_sk_info *
-sk_info_start(struct sock *sk, int old, int new, const struct tk_port_key *key)
+/* A socket entering its first state: a connect, an accepted child (cloned
+ * from the listener, so LISTEN -> SYN_RECV) or a listener. */
+static __always_inline bool is_start(int old, int new)
 {
-	struct tk_sk_info *info;
-
-	if (!(new == TCP_SYN_SENT || new == TCP_LISTEN ||
-	      (old == TCP_LISTEN && new == TCP_SYN_RECV)))
-		return NULL;
-	info = bpf_sk_storage_get(&sk_info, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!info)
-		return NULL;
-	info->start_ns = bpf_ktime_get_ns();
-	info->port = key->port;
-	info->dir = key->dir;
-	info->listener = new == TCP_LISTEN;
-	return info;
+	return new == TCP_SYN_SENT || new == TCP_LISTEN ||
+	       (old == TCP_LISTEN && new == TCP_SYN_RECV);
 }
 
 static __always_inline void record_lifetime(const struct tk_sk_info *info)
@@ -144,34 +157,40 @@ static __always_inline void record_lifetime(const struct tk_sk_info *info)
 }
 
 static __always_inline int handle_set_state(struct sock *sk, int old, int new,
-					    const bool with_storage)
+					    const bool btf)
 {
 	struct tk_sk_info *info = NULL;
 	struct tk_trans_key tkey = {};
 	struct tk_port_key key = {};
 	__u64 *cnt;
 
-	if (!is_tcp(sk))
+	if (!is_tcp(sk, btf))
 		return 0;
-
-	if (with_storage) {
+	/* socket-local storage needs tp_btf (5.11+): raw_tp goes without */
+	if (btf && lifetimes && !is_start(old, new))
 		info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
-		if (info && new != TCP_CLOSE && (new == TCP_SYN_SENT || new == TCP_LISTEN)) {
-			/* a closed socket reused for a new connect or listen */
-			bpf_sk_storage_delete(&sk_info, sk);
-			info = NULL;
-		}
-	}
 	if (info) {
 		key.port = info->port;
 		key.dir = info->dir;
 	} else {
-		if (!port_rule(sk, old, new, &key)) {
+		if (!port_rule(sk, old, new, &key, btf)) {
 			count_uncounted(TK_UNC_UNATTRIBUTED);
 			return 0;
 		}
-		if (with_storage)
-			info = sk_info_start(sk, old, new, &key);
+		if (btf && lifetimes && is_start(old, new)) {
+			struct tk_sk_info init = {
+				.start_ns = bpf_ktime_get_ns(),
+				.port = key.port,
+				.dir = key.dir,
+				.listener = new == TCP_LISTEN,
+			};
+
+			/* a closed socket connecting or listening again starts over */
+			info = bpf_sk_storage_get(&sk_info, sk, &init,
+						  BPF_SK_STORAGE_GET_F_CREATE);
+			if (info && info->start_ns != init.start_ns)
+				*info = init;
+		}
 	}
 
 	tkey.port = key.port;
@@ -186,26 +205,29 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 
 	if (new == TCP_CLOSE && info) {
 		record_lifetime(info);
-		bpf_sk_storage_delete(&sk_info, sk);
+		/* the start time is spent: a reused socket must not count it
+		 * again; the storage itself goes with the socket */
+		info->start_ns = 0;
 	}
 	return 0;
 }
 
-static __always_inline int handle_error_report(struct sock *sk, const bool with_storage)
+static __always_inline int handle_error_report(struct sock *sk, const bool btf)
 {
 	struct tk_sk_info *info = NULL;
 	struct tk_port_key key = {};
 	struct tk_conn_stats *st;
 
-	/* only a keepalive or user timeout ends a connection in ETIMEDOUT */
-	if (!is_tcp(sk) || BPF_CORE_READ(sk, sk_err) != ETIMEDOUT)
+	/* most reports are resets: only a keepalive or user timeout ends a
+	 * connection in ETIMEDOUT, so look at sk_err before anything else */
+	if (SK_FIELD(btf, sk, sk_err) != ETIMEDOUT || !is_tcp(sk, btf))
 		return 0;
-	if (with_storage)
+	if (btf && lifetimes)
 		info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
 	if (info) {
 		key.port = info->port;
 		key.dir = info->dir;
-	} else if (!port_rule(sk, TCP_ESTABLISHED, TCP_ESTABLISHED, &key)) {
+	} else if (!port_rule(sk, TCP_ESTABLISHED, TCP_ESTABLISHED, &key, btf)) {
 		return 0;
 	}
 	st = tk_lookup_or_init(&conns, &key, &zero_conn);

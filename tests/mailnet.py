@@ -197,13 +197,21 @@ def _kill(procs: Iterable[ProcId], sig: int) -> None:
 
 def kill_namespace_processes(ns: str, grace: float = 2.0) -> None:
     """SIGTERM every process inside ns, then SIGKILL whatever is left after grace seconds."""
-    procs = netns_pids(ns)
+    def alive():
+        return [p for p in netns_pids(ns) if p.alive()]
+    procs = alive()
     if not procs:
         return
     _kill(procs, signal.SIGTERM)
-    if not wait_until(lambda: not any(p.alive() for p in procs), grace, 0.05):
-        _kill(procs, signal.SIGKILL)
-        wait_until(lambda: not any(p.alive() for p in netns_pids(ns)), 5.0, 0.05)
+    if wait_until(lambda: not alive(), grace, 0.05):
+        return
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:   # also catches children forked meanwhile
+        left = alive()
+        if not left:
+            return
+        _kill(left, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 def delete_namespace(ns: str) -> None:
@@ -216,19 +224,26 @@ def delete_namespace(ns: str) -> None:
 
 
 _STALE_RE = re.compile(r"^(?P<tag>[A-Za-z_]+)(?P<pid>\d+)-\d+-(srv|cli)$")
+_STALE_TMP_RE = re.compile(r"^mailnet-(?P<tag>[A-Za-z_]+)(?P<pid>\d+)-\d+-")
+TMP_ROOT = "/tmp"
 
 
 def purge_stale(tag: str) -> List[str]:
-    """Delete leftover '{tag}{pid}-N-srv/cli' namespaces whose creating pid no longer exists."""
+    """Remove leftovers of killed runs: '{tag}{pid}-N-srv/cli' namespaces (and their
+    processes) and /tmp/mailnet-{tag}{pid}-N-* dirs whose creating pid is gone."""
     removed = []
     for name in list_namespaces(tag):
         m = _STALE_RE.match(name)
-        if not m or m.group("tag") != tag:
-            continue
-        if os.path.exists(f"/proc/{m.group('pid')}"):
+        if not m or m.group("tag") != tag or os.path.exists(f"/proc/{m.group('pid')}"):
             continue
         delete_namespace(name)
         removed.append(name)
+    for name in os.listdir(TMP_ROOT):
+        m = _STALE_TMP_RE.match(name)
+        if not m or m.group("tag") != tag or os.path.exists(f"/proc/{m.group('pid')}"):
+            continue
+        shutil.rmtree(os.path.join(TMP_ROOT, name), ignore_errors=True)
+        removed.append(os.path.join(TMP_ROOT, name))
     return removed
 
 
@@ -614,7 +629,7 @@ class MailNet:
             self._ip("-n", ns, "link", "set", ifname, "up")
 
     def _write_config(self) -> None:
-        self.tmpdir = tempfile.mkdtemp(prefix="mailnet-", dir="/tmp")
+        self.tmpdir = tempfile.mkdtemp(prefix=f"mailnet-{self.prefix[:24]}-", dir=TMP_ROOT)
         # unprivileged dovecot processes (dovecot, dovenull, nobody) must traverse it
         os.chmod(self.tmpdir, 0o755)
         base_dir = os.path.join(self.tmpdir, "run")
@@ -851,6 +866,20 @@ service pop3-login {{
             if c.peer_port == client.local_port and c.state != "LISTEN":
                 return c
         return None
+
+    def wait_server_gone(self, client: MailClient, timeout: float) -> bool:
+        """Wait until the server holds no ESTABLISHED socket for client (reaped); True if so."""
+        def gone():
+            c = self.server_conn_for(client)
+            return c is None or not c.established
+        return bool(wait_until(gone, timeout, 0.1))
+
+    def sysctl(self, ns: str, key: str, value=None) -> str:
+        """Read (value=None) or set a sysctl inside ns, e.g. net.ipv4.tcp_keepalive_time."""
+        if value is None:
+            return self.run_in(ns, ["sysctl", "-n", key]).stdout.strip()
+        self.run_in(ns, ["sysctl", "-qw", f"{key}={value}"])
+        return str(value)
 
     # ---- the vanishing act ------------------------------------------------
 

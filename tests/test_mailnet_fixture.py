@@ -78,13 +78,18 @@ def _assert_server_sees(n, client, port):
     return conn
 
 
+def _assert_logged(n, text, timeout=5.0):
+    # Dovecot's log process writes the file asynchronously
+    assert mailnet.wait_until(lambda: text in n.dovecot_log(), timeout), n.dovecot_log()
+
+
 def test_imap_login_established(net):
     client = net.imap_client()
     assert client.alive()
     conn = _assert_server_sees(net, client, IMAP_PORT)
     # after login the socket belongs to the post-login "imap" process
     assert conn.users and '"imap"' in conn.users, conn.raw
-    assert f"imap-login: Info: Login: user=<{net.user}>" in net.dovecot_log()
+    _assert_logged(net, f"imap-login: Info: Login: user=<{net.user}>")
     # the client end is ESTABLISHED too
     cli = net.client_conns(IMAP_PORT)
     assert [c.state for c in cli if c.local_port == client.local_port] == ["ESTAB"]
@@ -95,7 +100,7 @@ def test_pop3_login_established(net):
     assert client.alive()
     conn = _assert_server_sees(net, client, POP3_PORT)
     assert conn.users and '"pop3"' in conn.users, conn.raw
-    assert f"pop3-login: Info: Login: user=<{net.user}>" in net.dovecot_log()
+    _assert_logged(net, f"pop3-login: Info: Login: user=<{net.user}>")
     cli = net.client_conns(POP3_PORT)
     assert [c.state for c in cli if c.local_port == client.local_port] == ["ESTAB"]
 
@@ -151,6 +156,31 @@ def test_vanished_client_stays_established_without_policy(net):
                                                       before[port].peer_port)
         cli = [c for c in net.client_conns(port) if c.local_port == client.local_port]
         assert [c.state for c in cli] == ["ESTAB"]
+
+
+def test_positive_control_namespace_keepalive_reaps_vanished_client(net):
+    """Proves the scenario can detect reaping: shorten the server namespace's
+    keepalive sysctls (Dovecot already sets SO_KEEPALIVE), then the vanished
+    client's connection is dropped by the server after ~2 + 2*1 s. Before the
+    vanish, answered probes keep it alive."""
+    for key, value in (("tcp_keepalive_time", 2), ("tcp_keepalive_intvl", 1),
+                       ("tcp_keepalive_probes", 2)):
+        net.sysctl(net.srv_ns, f"net.ipv4.{key}", value)
+    imap = net.imap_client()
+    pop3 = net.pop3_client()
+    time.sleep(3)   # > keepalive_time: probes sent and answered
+    for client in (imap, pop3):
+        conn = net.server_conn_for(client)
+        assert conn and conn.established and conn.keepalive, conn
+    net.vanish_client()
+    for client in (imap, pop3):
+        assert net.wait_server_gone(client, timeout=15), net.server_conn_for(client)
+        assert client.alive()
+    assert net.vanish_dropped() >= 2          # the unanswered probes
+    _assert_logged(net, "failed: Connection timed out")
+    # the client never saw anything: its end is still ESTABLISHED (half-open)
+    cli = [c for c in net.client_conns(IMAP_PORT) if c.local_port == imap.local_port]
+    assert [c.state for c in cli] == ["ESTAB"]
 
 
 def _snapshot(n):

@@ -175,3 +175,24 @@ def test_current_states_include_time_wait_and_close_wait(tcpkeep):
             c.close()
         srv.close()
     assert tk.stop() == 0
+
+
+def test_no_lifetimes_counts_the_same_without_storage(tcpkeep):
+    port = 21041
+    tk = tcpkeep("--no-lifetimes", "-p", str(port))
+    srv = listener(port)
+    for _ in range(50):
+        c = socket.create_connection(("127.0.0.1", port))
+        s, _ = srv.accept()
+        c.close()
+        s.close()
+    srv.close()
+    f = tk.frame_after()
+    assert trans(f, port, "out", "SYN_SENT->ESTABLISHED") == 50
+    assert trans(f, port, "in", "SYN_RECV->ESTABLISHED") == 50
+    # closes are attributed by the port rule, not storage: same rows
+    assert trans(f, port, "out", "FIN_WAIT2->CLOSE") == 50
+    assert trans(f, port, "in", "LAST_ACK->CLOSE") == 50
+    assert row(f, port, "in")["lifetime"]["count"] == 0
+    assert f["unattributed"] == 0
+    assert tk.stop() == 0

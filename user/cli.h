@@ -31,6 +31,7 @@ struct tk_opts {
 	bool *del_ports;	/* policy del: the ports */
 	bool apply_existing;	/* policy set --apply-existing */
 	const char *cgroup;	/* --cgroup, NULL: the cgroup v2 root */
+	bool no_lifetimes;	/* --no-lifetimes */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */

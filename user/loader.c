@@ -101,6 +101,7 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 	}
 	o->rodata->eph_lo = l->eph_lo;
 	o->rodata->eph_hi = l->eph_hi;
+	o->rodata->lifetimes = !l->no_lifetimes;
 	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode);
 	bpf_program__set_autoload(o->progs.tk_set_state_raw, !btf_mode);
 	bpf_program__set_autoload(o->progs.tk_error_report_btf, btf_mode && error_report);

@@ -27,6 +27,7 @@ struct tk_loader {
 	bool iter_ok;			/* can fix up existing connections */
 	const char *cgroup;		/* where sockops is attached */
 	const char *pin_dir;		/* set before load: maps live pinned here */
+	bool no_lifetimes;		/* set before load: skip socket storage */
 };
 
 /* Exit codes, for scripts. */

@@ -88,7 +88,7 @@ static int cmd_run(const struct tk_opts *o)
 {
 	bool enforce = tk_policy_count(o->policy) > 0;
 	char cgroup[4096] = "";
-	struct tk_loader l = {};
+	struct tk_loader l = { .no_lifetimes = o->no_lifetimes };
 	struct tk_source src;
 	int ret;
 
@@ -125,7 +125,7 @@ cleanup:
 static int cmd_pin(const struct tk_opts *o)
 {
 	char cgroup[4096] = "";
-	struct tk_loader l = { .pin_dir = TK_PIN_DIR };
+	struct tk_loader l = { .pin_dir = TK_PIN_DIR, .no_lifetimes = o->no_lifetimes };
 	bool fresh;
 	int ret;
 
