@@ -108,11 +108,20 @@ $(OUTPUT)/churn: bench/churn.c | $(OUTPUT)
 bench: tcpkeep $(OUTPUT)/churn
 	bench/run
 
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+
 install: tcpkeep
-	install -D -m 0755 $(OUTPUT)/tcpkeep $(DESTDIR)$(PREFIX)/sbin/tcpkeep
+	install -D -m 0755 $(OUTPUT)/tcpkeep $(DESTDIR)$(SBINDIR)/tcpkeep
+	install -D -m 0644 contrib/tcpkeep.8 $(DESTDIR)$(MANDIR)/man8/tcpkeep.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/tcpkeep.service > $(DESTDIR)$(UNITDIR)/tcpkeep.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tcpkeep.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpkeep
+	rm -f $(DESTDIR)$(SBINDIR)/tcpkeep $(DESTDIR)$(MANDIR)/man8/tcpkeep.8 \
+		$(DESTDIR)$(UNITDIR)/tcpkeep.service
 
 clean:
 	rm -rf $(OUTPUT) tcpkeep

@@ -18,6 +18,7 @@
 #define TCP_SYN_RECV_STATE	3
 #define TCP_LISTEN_STATE	10
 #define TCP_NEW_SYN_RECV_STATE	12
+#define DUMP_BUF		32768
 
 struct sock_entry {
 	uint16_t lport, rport;
@@ -44,7 +45,7 @@ static int list_add(struct sock_list *l, uint16_t lport, uint16_t rport, uint8_t
 	return 0;
 }
 
-static int dump_family(int fd, int family, struct sock_list *l)
+static int dump_family(int fd, int family, struct sock_list *l, char *buf, size_t buflen)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -61,12 +62,10 @@ static int dump_family(int fd, int family, struct sock_list *l)
 			.idiag_states = ~0U,	/* TIME_WAIT and request sockets too */
 		},
 	};
-	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-
 	if (send(fd, &msg, sizeof(msg), 0) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		ssize_t len = recv(fd, buf, buflen, 0);
 		struct nlmsghdr *h;
 
 		if (len < 0) {
@@ -101,16 +100,24 @@ static bool is_eph(uint16_t p, uint16_t lo, uint16_t hi)
 int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi)
 {
 	struct sock_list l = {};
-	bool *listening;
+	bool *listening = NULL;
+	char *buf;
 	int fd, err;
 
+	/* callers may run in several threads (the HTTP endpoint): no statics */
+	buf = malloc(DUMP_BUF);
+	if (!buf)
+		return -ENOMEM;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
+	if (fd < 0) {
+		free(buf);
 		return -errno;
-	err = dump_family(fd, AF_INET, &l);
+	}
+	err = dump_family(fd, AF_INET, &l, buf, DUMP_BUF);
 	if (!err)
-		err = dump_family(fd, AF_INET6, &l);
+		err = dump_family(fd, AF_INET6, &l, buf, DUMP_BUF);
 	close(fd);
+	free(buf);
 	listening = calloc(TK_PORTS, sizeof(*listening));
 	if (!err && !listening)
 		err = -ENOMEM;
