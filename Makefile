@@ -19,15 +19,16 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # user space: the pure parts (no libbpf) are also linked into unit tests
-PURE_SRCS := user/policy.c user/render.c user/status.c user/render_json.c user/parse.c \
+PURE_SRCS := user/policy.c user/render.c user/status.c user/render_prom.c user/render_json.c user/parse.c \
 	user/snapshot.c user/hist.c
 LIBBPF_SRCS := user/loader.c user/reader.c user/sockdiag.c user/main.c user/cli.c \
-	user/pin.c user/live.c
+	user/pin.c user/live.c user/metrics.c user/http.c
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS) $(LIBBPF_SRCS))
 PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
-LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz \
+	$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2

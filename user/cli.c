@@ -23,6 +23,7 @@ void tk_usage(FILE *f)
 "       tcpkeep policy list [--json]\n"
 "       tcpkeep policy set SPEC... [--apply-existing]\n"
 "       tcpkeep policy del PORTS...\n"
+"       tcpkeep metrics [--textfile FILE [-i SEC]] [--listen ADDR:PORT] [--ports LIST]\n"
 "\n"
 "commands:\n"
 "  run      attach, show a live view until Ctrl-C or SIGTERM, detach (default)\n"
@@ -33,6 +34,8 @@ void tk_usage(FILE *f)
 "           active, 3 when not pinned, 1 when pinned but broken\n"
 "  top      the live view of run, over the pinned maps\n"
 "  policy   list, set or delete the pinned keepalive policy, live\n"
+"  metrics  Prometheus text exposition of the pinned maps: once on stdout,\n"
+"           to a textfile every -i SEC (default 15), or served over HTTP\n"
 "\n"
 "view options (run, top):\n"
 "  -i, --interval SEC  seconds between frames, 0.1 to 3600 (default 1)\n"
@@ -51,6 +54,12 @@ void tk_usage(FILE *f)
 "      --cgroup PATH   enforce in this cgroup v2 subtree (default: the root)\n"
 "      --no-lifetimes  keep no per-connection storage: no lifetime histograms,\n"
 "                      direction by port rule; about 2.5x cheaper per event\n"
+"\n"
+"metrics options (metrics; --listen and --ports also on run):\n"
+"      --listen ADDR:PORT  serve GET /metrics; PORT or :PORT alone is\n"
+"                      127.0.0.1; any other address must be given\n"
+"      --textfile FILE  write atomically for node_exporter's textfile collector\n"
+"      --ports LIST    export only these ports; the rest fold into port=\"other\"\n"
 "\n"
 "other options:\n"
 "      --apply-existing  policy set: also update established connections\n"
@@ -73,6 +82,8 @@ void tk_usage(FILE *f)
 "  sudo tcpkeep pin -k 993:idle=120    keep running after exit (at boot)\n"
 "  sudo tcpkeep policy set 143:idle=60 --apply-existing\n"
 "  sudo tcpkeep status --json\n"
+"  sudo tcpkeep metrics --listen 9977 --ports 143,993,110,995\n"
+"  sudo tcpkeep metrics --textfile /var/lib/node_exporter/tcpkeep.prom -i 30\n"
 "  sudo tcpkeep unpin\n",
 	f);
 }
@@ -94,6 +105,7 @@ static int usage_error(const char *fmt, ...)
 enum {
 	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
 	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
+	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10,
 };
 
 static const struct {
@@ -103,7 +115,8 @@ static const struct {
 	bool positional;	/* takes SPEC... or PORTS... */
 } commands[] = {
 	{ "run", NULL, TK_CMD_RUN,
-	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES, false },
+	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES |
+	  A_LISTEN | A_EXPORT, false },
 	{ "pin", NULL, TK_CMD_PIN, A_POLICY | A_CGROUP | A_LIFETIMES, false },
 	{ "unpin", NULL, TK_CMD_UNPIN, 0, false },
 	{ "status", NULL, TK_CMD_STATUS, A_JSON, false },
@@ -111,6 +124,8 @@ static const struct {
 	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false },
 	{ "policy", "set", TK_CMD_POLICY_SET, A_APPLY, true },
 	{ "policy", "del", TK_CMD_POLICY_DEL, 0, true },
+	{ "metrics", NULL, TK_CMD_METRICS,
+	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false },
 };
 
 /* Defaults (unless --no-defaults), then each spec in order: later wins. */
@@ -170,7 +185,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			 char **specs, size_t *nspecs, bool *no_defaults)
 {
 	enum { OPT_JSON = 256, OPT_VERSION, OPT_NO_DEFAULTS, OPT_CGROUP, OPT_APPLY,
-	       OPT_NO_LIFETIMES };
+	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS };
 	static const struct option longopts[] = {
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
@@ -184,10 +199,13 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "apply-existing", no_argument, NULL, OPT_APPLY },
 		{ "no-lifetimes", no_argument, NULL, OPT_NO_LIFETIMES },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
+		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ 0 },
 	};
 	unsigned long n = 0;
-	char bad[64];
+	char bad[64], err[160];
 	int c;
 
 	opterr = 0;
@@ -204,6 +222,9 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case OPT_CGROUP: need = A_CGROUP; break;
 		case OPT_APPLY: need = A_APPLY; break;
 		case OPT_NO_LIFETIMES: need = A_LIFETIMES; break;
+		case OPT_LISTEN: need = A_LISTEN; break;
+		case OPT_TEXTFILE: need = A_TEXTFILE; break;
+		case OPT_PORTS: need = A_EXPORT; break;
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		case '?':
@@ -217,6 +238,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			if (tk_parse_seconds(optarg, 0.1, 3600, &o->interval))
 				return usage_error("bad interval '%s': seconds from 0.1 to 3600",
 						   optarg);
+			o->interval_set = true;
 			break;
 		case 'c':
 			if (tk_parse_ulong(optarg, 1, 1000000000, &n))
@@ -258,6 +280,25 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			break;
 		case OPT_NO_LIFETIMES:
 			o->no_lifetimes = true;
+			break;
+		case OPT_LISTEN:
+			if (tk_parse_listen(optarg, &o->listen_addr, &o->listen_len, err,
+					    sizeof(err)))
+				return usage_error("%s", err);
+			o->listen = true;
+			break;
+		case OPT_TEXTFILE:
+			if (!*optarg)
+				return usage_error("%s", "--textfile needs a file name");
+			o->textfile = optarg;
+			break;
+		case OPT_PORTS:
+			if (!o->export_ports)
+				o->export_ports = calloc(TK_PORTS, sizeof(*o->export_ports));
+			if (!o->export_ports)
+				return usage_error("%s", "out of memory");
+			if (tk_parse_ports(optarg, o->export_ports, bad, sizeof(bad)))
+				return usage_error("bad port '%s': a port is 1 to 65535", bad);
 			break;
 		}
 	}
@@ -332,6 +373,8 @@ void tk_opts_free(struct tk_opts *o)
 	free(o->ports);
 	free(o->policy);
 	free(o->del_ports);
+	free(o->export_ports);
+	o->export_ports = NULL;
 	o->ports = NULL;
 	o->policy = NULL;
 	o->del_ports = NULL;

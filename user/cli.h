@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include "policy.h"
 
 enum tk_cmd {
@@ -16,6 +17,7 @@ enum tk_cmd {
 	TK_CMD_POLICY_LIST,
 	TK_CMD_POLICY_SET,
 	TK_CMD_POLICY_DEL,
+	TK_CMD_METRICS,
 	TK_CMD_HELP,
 	TK_CMD_VERSION,
 };
@@ -32,6 +34,12 @@ struct tk_opts {
 	bool apply_existing;	/* policy set --apply-existing */
 	const char *cgroup;	/* --cgroup, NULL: the cgroup v2 root */
 	bool no_lifetimes;	/* --no-lifetimes */
+	bool interval_set;	/* -i given */
+	const char *textfile;	/* metrics --textfile */
+	bool listen;		/* --listen given */
+	struct sockaddr_storage listen_addr;
+	unsigned int listen_len;
+	bool *export_ports;	/* --ports: exported to Prometheus, NULL: all */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */

@@ -15,6 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
+#include "http.h"
+#include "metrics.h"
 #include "live.h"
 #include "loader.h"
 #include "pin.h"
@@ -89,6 +91,7 @@ static int cmd_run(const struct tk_opts *o)
 	bool enforce = tk_policy_count(o->policy) > 0;
 	char cgroup[4096] = "";
 	struct tk_loader l = { .no_lifetimes = o->no_lifetimes };
+	struct tk_http *http = NULL;
 	struct tk_source src;
 	int ret;
 
@@ -116,6 +119,17 @@ static int cmd_run(const struct tk_opts *o)
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	src = (struct tk_source){ &l.fds, l.attach_mode, l.dead_peers_ok, l.enf != NULL,
 				  l.eph_lo, l.eph_hi };
+	if (o->listen) {
+		struct tk_metrics m = { &src, o->export_ports, false };
+
+		http = tk_http_start((struct sockaddr *)&o->listen_addr, o->listen_len,
+				     tk_metrics_body, &m);
+		if (!http)
+			goto cleanup;
+		ret = tk_live_view(&src, o, &stop);
+		tk_http_stop(http);
+		goto cleanup;
+	}
 	ret = tk_live_view(&src, o, &stop);
 cleanup:
 	tk_loader_destroy(&l);
@@ -362,6 +376,62 @@ out:
 	return ret;
 }
 
+static int cmd_metrics(const struct tk_opts *o)
+{
+	double interval = o->interval_set ? o->interval : 15;
+	struct tk_http *http = NULL;
+	struct tk_source src;
+	struct tk_metrics m;
+	struct tk_pinned p;
+	long written = 0;
+	int ret = open_pinned(&p);
+
+	if (ret)
+		return ret;
+	src = pinned_source(&p);
+	m = (struct tk_metrics){ &src, o->export_ports, true };
+	ret = TK_EXIT_FAIL;
+	if (!o->textfile && !o->listen) {
+		char *body;
+		size_t len;
+
+		if (!tk_metrics_body(&m, &body, &len)) {
+			fwrite(body, 1, len, stdout);
+			free(body);
+			ret = TK_EXIT_OK;
+		}
+		goto out;
+	}
+	if (o->listen) {
+		http = tk_http_start((struct sockaddr *)&o->listen_addr, o->listen_len,
+				     tk_metrics_body, &m);
+		if (!http)
+			goto out;
+		fprintf(stderr, "tcpkeep: serving /metrics; Ctrl-C to stop\n");
+	}
+	ret = TK_EXIT_OK;
+	while (!stop) {
+		if (o->textfile) {
+			int err = tk_metrics_textfile(&m, o->textfile);
+
+			if (err) {
+				fprintf(stderr, "tcpkeep: cannot write %s: %s\n", o->textfile,
+					strerror(-err));
+				ret = TK_EXIT_FAIL;
+				break;
+			}
+			if (o->count && ++written >= o->count)
+				break;
+		}
+		/* a signal ends the sleep early: stop is checked again */
+		usleep((useconds_t)(interval * 1e6));
+	}
+out:
+	tk_http_stop(http);
+	tk_pinned_close(&p);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -403,6 +473,9 @@ int main(int argc, char **argv)
 	case TK_CMD_POLICY_SET:
 	case TK_CMD_POLICY_DEL:
 		ret = cmd_policy(&opts);
+		break;
+	case TK_CMD_METRICS:
+		ret = cmd_metrics(&opts);
 		break;
 	}
 out:

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "parse.h"
 
 int tk_parse_ulong(const char *s, unsigned long min, unsigned long max,
@@ -86,4 +89,59 @@ int tk_parse_ports(const char *s, bool *ports, char *errbuf, size_t errlen)
 			return 0;
 		p += len + 1;
 	}
+}
+
+int tk_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned int *len,
+		    char *err, size_t errlen)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *host = "", *port_s = s;
+	char hostbuf[64];
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(hostbuf)) {
+			snprintf(err, errlen, "bad listen address '%s': use [ADDR6]:PORT", s);
+			return -1;
+		}
+		memcpy(hostbuf, s + 1, end - s - 1);
+		hostbuf[end - s - 1] = '\0';
+		host = hostbuf;
+		port_s = end + 2;
+	} else if (strchr(s, ':')) {
+		const char *colon = strrchr(s, ':');
+
+		if ((size_t)(colon - s) >= sizeof(hostbuf)) {
+			snprintf(err, errlen, "bad listen address '%s'", s);
+			return -1;
+		}
+		memcpy(hostbuf, s, colon - s);
+		hostbuf[colon - s] = '\0';
+		host = hostbuf;
+		port_s = colon + 1;
+	}
+	if (tk_parse_ulong(port_s, 1, 65535, &port)) {
+		snprintf(err, errlen, "bad listen port '%s' in '%s': 1 to 65535", port_s, s);
+		return -1;
+	}
+	if (!*host)
+		host = "127.0.0.1";	/* loopback unless an address is given */
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	snprintf(err, errlen, "bad listen address '%s': a numeric IPv4 or [IPv6] address", host);
+	return -1;
 }

@@ -18,4 +18,13 @@ int tk_parse_seconds(const char *s, double min, double max, double *out);
  */
 int tk_parse_ports(const char *s, bool *ports, char *errbuf, size_t errlen);
 
+struct sockaddr_storage;
+/*
+ * An HTTP listen address: "PORT" or ":PORT" (loopback, 127.0.0.1),
+ * "ADDR:PORT" or "[ADDR6]:PORT" (that address, given explicitly). Numeric
+ * addresses only. 0, or -1 with a reason in err.
+ */
+int tk_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned int *len,
+		    char *err, size_t errlen);
+
 #endif

@@ -349,3 +349,21 @@ void tk_pinned_close(struct tk_pinned *p)
 			close(p->link_fds[i]);
 	memset(p, 0, sizeof(*p));
 }
+
+void tk_pinned_attached(bool out[3])
+{
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link_info info;
+		char path[256];
+		int fd;
+
+		out[i] = false;
+		pin_path(path, sizeof(path), link_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		out[i] = link_info(fd, &info) == 0 &&
+			 (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
+		close(fd);
+	}
+}

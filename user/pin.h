@@ -46,5 +46,8 @@ int tk_unpin(bool *had);
 /* Open what is pinned. present=false (and 0) when nothing is. */
 int tk_pinned_open(struct tk_pinned *p);
 void tk_pinned_close(struct tk_pinned *p);
+/* Which pinned programs are attached right now: set_state, error_report,
+ * sockops (a defunct sockops link counts as detached). */
+void tk_pinned_attached(bool out[3]);
 
 #endif

@@ -19,6 +19,15 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 void tk_render_json(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev);
 
+struct tk_prom_opts {
+	const bool *ports;		/* exported ports; the rest fold into "other"; NULL: all */
+	const char *version, *libbpf_version;
+	bool attached[3];		/* set_state, error_report, sockops */
+	double scrape_seconds;
+};
+
+/* Prometheus text exposition 0.0.4; 0, or -1 when out of memory. */
+int tk_render_prom(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o);
 /* The policy table: a JSON array of {port, off, idle, intvl, cnt, user_timeout}. */
 void tk_render_policy_json(FILE *f, const struct tk_snapshot *s);
 /* The policy table as text. */

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Metrics glue: snapshot -> exposition text -> HTTP body or textfile. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "metrics.h"
+#include "pin.h"
+#include "render.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int tk_metrics_body(void *ctx, char **body, size_t *len)
+{
+	const struct tk_metrics *m = ctx;
+	struct tk_prom_opts o = {
+		.ports = m->ports,
+		.version = TCPKEEP_VERSION,
+		.libbpf_version = libbpf_version_string(),
+	};
+	double t0 = now();
+	struct tk_snapshot s;
+	FILE *f;
+	int err;
+
+	if (tk_take_snapshot(m->src, NULL, NULL, &s))
+		return -1;
+	if (m->pinned) {
+		tk_pinned_attached(o.attached);
+	} else {
+		o.attached[0] = true;
+		o.attached[1] = m->src->dead_peers_ok;
+		o.attached[2] = m->src->enforcer_ok;
+	}
+	o.scrape_seconds = now() - t0;
+	*body = NULL;
+	f = open_memstream(body, len);
+	if (!f) {
+		tk_snapshot_free(&s);
+		return -1;
+	}
+	err = tk_render_prom(f, &s, &o);
+	if (fclose(f))
+		err = -1;
+	tk_snapshot_free(&s);
+	if (err) {
+		free(*body);
+		*body = NULL;
+	}
+	return err;
+}
+
+int tk_metrics_textfile(const struct tk_metrics *m, const char *path)
+{
+	char tmp[4200];
+	char *body;
+	size_t len;
+	int fd, err = 0;
+
+	if (tk_metrics_body((void *)m, &body, &len))
+		return -EIO;
+	/* node_exporter must never read half a file: write beside, then rename */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(body);
+		return -errno;
+	}
+	for (size_t off = 0; off < len && !err;) {
+		ssize_t n = write(fd, body + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	free(body);
+	return err;
+}
