@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Prometheus metrics from the pinned maps: promtool-clean output, the
+checks promtool does not make, HTTP behaviour, atomic textfiles, and a
+real Prometheus server scraping tcpkeep on loopback. Needs root.
+Ports 24xxx, loopback only."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import TCPKEEP, need_root, quiet_port
+
+SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+
+
+def tk(*args, check=True, timeout=60):
+    p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture
+def pinned(root):
+    tk("unpin")
+    yield lambda *args: tk("pin", *args)
+    tk("unpin")
+
+
+def traffic(port, n):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        s, _ = srv.accept()
+        c.close()
+        s.close()
+    srv.close()
+
+
+def parse(text):
+    """{(name, labels): value} and the HELP/TYPE lines, checking as we go
+    that no series appears twice."""
+    series, helps, types = {}, [], []
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.append(line.split()[2])
+        elif line.startswith("# TYPE "):
+            types.append((line.split()[2], line.split()[3]))
+        else:
+            m = SERIES.match(line)
+            assert m, f"not a sample line: {line!r}"
+            key = (m.group(1), frozenset(labels(m.group(2) or "").items()))
+            assert key not in series, f"duplicate series {line}"
+            series[key] = float(m.group(3))
+    return series, helps, types
+
+
+def labels(s):
+    return dict(re.findall(r'(\w+)="([^"]*)"', s))
+
+
+def val(series, name, **lab):
+    return series[(name, frozenset(lab.items()))]
+
+
+def check_exposition(text):
+    series, helps, types = parse(text)
+    assert len(helps) == len(set(helps)), "HELP twice for a family"
+    assert len(types) == len({t[0] for t in types}), "TYPE twice for a family"
+    assert {t[0] for t in types} == set(helps)
+    families = dict(types)
+    for name, _ in series:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in families or base in families, f"{name} has no TYPE"
+    # histograms: cumulative buckets, +Inf equal to _count
+    hist = {}
+    for (name, lab), v in series.items():
+        if name.endswith("_bucket"):
+            l = dict(lab)
+            le = l.pop("le")
+            hist.setdefault((name[:-7], frozenset(l.items())), []).append(
+                (float("inf") if le == "+Inf" else float(le), v))
+    for (base, lab), buckets in hist.items():
+        buckets.sort()
+        counts = [v for _, v in buckets]
+        assert counts == sorted(counts), f"{base}{dict(lab)} buckets not cumulative"
+        assert buckets[-1][0] == float("inf")
+        assert series[(base + "_count", lab)] == buckets[-1][1]
+        assert (base + "_sum", lab) in series
+    for (name, lab) in series:
+        names = {k for k, _ in lab}
+        assert not names & {"addr", "ip", "pid", "sock", "saddr", "daddr"}, name
+    return series
+
+
+def test_exposition_passes_promtool_and_our_checks(pinned):
+    port = 24001
+    pinned("--no-defaults", "-k", f"{port}:idle=30")
+    traffic(port, 7)
+    text = tk("metrics").stdout
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    series = check_exposition(text)
+    p = str(port)
+    assert val(series, "tcpkeep_transitions_total", port=p, direction="out",
+               from_state="syn_sent", to_state="established") == 7
+    assert val(series, "tcpkeep_connection_duration_seconds_count", port=p,
+               direction="in") == 7
+    assert val(series, "tcpkeep_keepalive_applied_total", port=p, direction="in") == 7
+    assert val(series, "tcpkeep_keepalive_idle_seconds", port=p) == 30
+    assert val(series, "tcpkeep_bpf_program_attached", program="sockops") == 1
+    assert val(series, "tcpkeep_missed_events_total") == 0
+    # le values in shortest round-trip form
+    les = {dict(l)["le"] for (n, l) in series if n.endswith("_bucket")}
+    assert {"2e-06", "0.000128", "1.048576", "+Inf"} <= les
+
+
+def test_ports_option_folds_the_rest_into_other(pinned):
+    kept, folded = 24011, 24012
+    pinned("--no-defaults")
+    traffic(kept, 2)
+    traffic(folded, 3)
+    series = check_exposition(tk("metrics", "--ports", str(kept)).stdout)
+    ports = {dict(l).get("port") for (_, l) in series} - {None}
+    assert str(kept) in ports and "other" in ports and str(folded) not in ports
+    other = val(series, "tcpkeep_transitions_total", port="other", direction="out",
+                from_state="syn_sent", to_state="established")
+    assert other >= 3
+
+
+def test_textfile_is_never_seen_half_written(pinned, tmp_path):
+    pinned()
+    path = tmp_path / "tcpkeep.prom"
+    stop = threading.Event()
+    seen, bad = [], []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                continue
+            seen.append(1)
+            if not text.rstrip().endswith(tuple("0123456789")) or \
+                    "tcpkeep_scrape_duration_seconds" not in text:
+                bad.append(text[-200:])
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        p = tk("metrics", "--textfile", str(path), "-i", "0.1", "-c", "40")
+    finally:
+        stop.set()
+        t.join()
+    assert p.returncode == 0
+    assert len(seen) > 40 and not bad, bad[:1]
+    check_exposition(path.read_text())
+    assert [f.name for f in tmp_path.iterdir()] == ["tcpkeep.prom"], "temp file left"
+
+
+def http_get(url, method="GET"):
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def wait_http(url, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return http_get(url)
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.fixture
+def metrics_server(pinned):
+    procs = []
+
+    def start(*args):
+        p = subprocess.Popen([TCPKEEP, "metrics", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def test_http_endpoint_serves_metrics_only(pinned, metrics_server):
+    pinned()
+    port = quiet_port(24100)
+    metrics_server("--listen", str(port))
+    status, headers, body = wait_http(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    check_exposition(body)
+    assert http_get(f"http://127.0.0.1:{port}/nope")[0] == 404
+    assert http_get(f"http://127.0.0.1:{port}/metrics", "POST")[0] == 405
+    assert http_get(f"http://127.0.0.1:{port}/metrics", "HEAD")[0] == 200
+
+
+def test_listen_defaults_to_loopback(pinned, metrics_server):
+    pinned()
+    port = quiet_port(24150)
+    metrics_server("--listen", f":{port}")
+    wait_http(f"http://127.0.0.1:{port}/metrics")
+    out = subprocess.run(["ss", "-tlnH", f"sport = :{port}"], capture_output=True,
+                         text=True).stdout
+    local = [line.split()[3] for line in out.splitlines()]
+    assert local == [f"127.0.0.1:{port}"], out
+
+
+@pytest.mark.parametrize("spec", ["0", "65536", "abc", "localhost:9977", "1.2.3:80",
+                                  "[::1]9977", ":"])
+def test_bad_listen_address_exits_2(root, spec):
+    p = tk("metrics", "--listen", spec, check=False)
+    assert p.returncode == 2 and p.stderr.startswith("tcpkeep: "), p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_metrics_when_not_pinned_says_so(root):
+    tk("unpin")
+    p = tk("metrics", check=False)
+    assert p.returncode == 1 and "nothing is pinned" in p.stderr
+
+
+def test_run_listen_serves_a_running_loader(tcpkeep):
+    port, web = 24201, quiet_port(24210)
+    t = tcpkeep("--no-defaults", "--listen", f"127.0.0.1:{web}")
+    traffic(port, 4)
+    status, _, body = wait_http(f"http://127.0.0.1:{web}/metrics")
+    series = check_exposition(body)
+    assert val(series, "tcpkeep_transitions_total", port=str(port), direction="in",
+               from_state="syn_recv", to_state="established") == 4
+    assert t.stop() == 0
+
+
+def test_real_prometheus_scrapes_tcpkeep(pinned, metrics_server, tmp_path):
+    if not shutil.which("prometheus"):
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is not installed (contrib/install-deps test)")
+        pytest.skip("prometheus is not installed")
+    port = 24301
+    pinned("--no-defaults")
+    traffic(port, 11)
+    web, prom_port = quiet_port(24310), quiet_port(24320)
+    metrics_server("--listen", f"127.0.0.1:{web}")
+    wait_http(f"http://127.0.0.1:{web}/metrics")
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: tcpkeep\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{web}']\n")
+    prom = subprocess.Popen(
+        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{prom_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        query = ('tcpkeep_transitions_total{job="tcpkeep",port="%d",direction="out",'
+                 'from_state="syn_sent",to_state="established"}' % port)
+        url = (f"http://127.0.0.1:{prom_port}/api/v1/query?query=" +
+               urllib.parse.quote(query))
+        deadline, result = time.monotonic() + 60, []
+        while time.monotonic() < deadline and not result:
+            time.sleep(0.5)
+            try:
+                status, _, body = http_get(url)
+            except (urllib.error.URLError, ConnectionError):
+                continue
+            if status == 200:
+                result = json.loads(body)["data"]["result"]
+        assert result, "Prometheus never returned the series"
+        assert float(result[0]["value"][1]) == 11
+        up = json.loads(http_get(f"http://127.0.0.1:{prom_port}/api/v1/query?query=up")[2])
+        assert up["data"]["result"][0]["value"][1] == "1"
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
