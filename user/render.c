@@ -80,17 +80,32 @@ void tk_render_policy_text(FILE *f, const struct tk_snapshot *cur)
 	}
 }
 
+/* A duration in microseconds, in the unit that reads best. */
+static void fmt_duration(char *buf, size_t len, double us)
+{
+	if (us < 1000)
+		snprintf(buf, len, "%.0f us", us);
+	else if (us < 1e6)
+		snprintf(buf, len, "%.1f ms", us / 1e3);
+	else if (us < 600e6)
+		snprintf(buf, len, "%.1f s", us / 1e6);
+	else
+		snprintf(buf, len, "%.1f min", us / 60e6);
+}
+
 static void print_histograms(FILE *f, const struct tk_snapshot *cur)
 {
 	for (size_t i = 0; i < cur->nrows; i++) {
 		const struct tk_row *r = &cur->rows[i];
 		uint64_t n = tk_row_hist_count(r);
 
+		char mean[32];
+
 		if (!n)
 			continue;
-		fprintf(f, "\nport %u %s: connection lifetime, %llu closed, mean %.3f s\n",
-			r->port, tk_dir_name(r->dir), (unsigned long long)n,
-			(double)r->sum_us / n / 1e6);
+		fmt_duration(mean, sizeof(mean), (double)r->sum_us / n);
+		fprintf(f, "\nport %u %s: connection lifetime, %llu closed, mean %s\n",
+			r->port, tk_dir_name(r->dir), (unsigned long long)n, mean);
 		tk_hist_print(f, r->slots, TK_HIST_SLOTS, "usecs");
 	}
 }
