@@ -27,14 +27,6 @@ struct {
 	__type(value, struct tk_ka_stats);
 } ka_stats SEC(".maps");
 
-/* shared with the observer: user space passes its fd before load */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TK_UNC_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} uncounted SEC(".maps");
-
 /* what the last iterator run did; the iterator runs in one thread */
 __u64 iter_sockets;	/* sockets the policy was set on */
 __u64 iter_errors;	/* sockets where an option failed */
@@ -51,36 +43,24 @@ static const struct tk_ka_stats zero_ka;
 static __always_inline int set_options(void *sk, const struct tk_policy *pol,
 				       struct tk_ka_stats *st)
 {
-	int one = 1, idle = pol->idle, intvl = pol->intvl, cnt = pol->cnt;
-	int user_timeout_ms = pol->user_timeout * 1000;
+	/* indexed by enum tk_ka_opt */
+	const int level[TK_OPT_MAX] = { SOL_SOCKET, SOL_TCP, SOL_TCP, SOL_TCP, SOL_TCP };
+	const int name[TK_OPT_MAX] = { SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+				       TCP_KEEPCNT, TCP_USER_TIMEOUT };
+	int val[TK_OPT_MAX] = { 1, pol->idle, pol->intvl, pol->cnt,
+				pol->user_timeout * 1000 /* ms */ };
 	int failed = 0;
 
-	if (bpf_setsockopt(sk, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one))) {
-		failed++;
-		if (st)
-			st->errors[TK_OPT_KEEPALIVE]++;
-	}
-	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPIDLE, &idle, sizeof(idle))) {
-		failed++;
-		if (st)
-			st->errors[TK_OPT_KEEPIDLE]++;
-	}
-	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl))) {
-		failed++;
-		if (st)
-			st->errors[TK_OPT_KEEPINTVL]++;
-	}
-	if (bpf_setsockopt(sk, SOL_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt))) {
-		failed++;
-		if (st)
-			st->errors[TK_OPT_KEEPCNT]++;
-	}
-	if (pol->user_timeout &&
-	    bpf_setsockopt(sk, SOL_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
-			   sizeof(user_timeout_ms))) {
-		failed++;
-		if (st)
-			st->errors[TK_OPT_USER_TIMEOUT]++;
+#pragma unroll
+	for (int i = 0; i < TK_OPT_MAX; i++) {
+		/* user-timeout 0: leave the socket's own */
+		if (i == TK_OPT_USER_TIMEOUT && !pol->user_timeout)
+			continue;
+		if (bpf_setsockopt(sk, level[i], name[i], &val[i], sizeof(val[i]))) {
+			failed++;
+			if (st)
+				st->errors[i]++;
+		}
 	}
 	return failed;
 }
@@ -90,13 +70,8 @@ static __always_inline struct tk_ka_stats *ka_stats_of(__u16 port, __u8 dir)
 	struct tk_port_key key = { .port = port, .dir = dir };
 	struct tk_ka_stats *st = tk_lookup_or_init(&ka_stats, &key, &zero_ka);
 
-	if (!st) {
-		__u32 reason = TK_UNC_KA_FULL;
-		__u64 *n = bpf_map_lookup_elem(&uncounted, &reason);
-
-		if (n)
-			*n += 1;
-	}
+	if (!st)
+		count_uncounted(TK_UNC_KA_FULL);
 	return st;
 }
 

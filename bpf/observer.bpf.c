@@ -40,13 +40,6 @@ struct {
 } conns SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TK_UNC_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} uncounted SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
@@ -55,14 +48,6 @@ struct {
 
 static const struct tk_conn_stats zero_conn;
 static const __u64 zero_u64;
-
-static __always_inline void count_uncounted(__u32 reason)
-{
-	__u64 *v = bpf_map_lookup_elem(&uncounted, &reason);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline bool is_ephemeral(__u16 port)
 {

@@ -63,4 +63,24 @@ static __always_inline void *tk_lookup_or_init(void *map, const void *key,
 	return bpf_map_lookup_elem(map, key);
 }
 
+/*
+ * Events seen but not put in a row (enum tk_uncounted), per CPU. Both
+ * objects declare it; user space makes them share one map (reuse_fd, or
+ * the same pin).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TK_UNC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} uncounted SEC(".maps");
+
+static __always_inline void count_uncounted(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&uncounted, &reason);
+
+	if (v)
+		*v += 1;
+}
+
 #endif /* TCPKEEP_BPF_H */

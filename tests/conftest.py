@@ -5,6 +5,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 
@@ -92,6 +93,23 @@ def quiet_port(start, span=200):
         if p not in used:
             return p
     raise AssertionError(f"no quiet port in {start}..{start + span}")
+
+
+def loopback_connections(port, n):
+    """n connections to a listener on 127.0.0.1:port, each closed by the
+    client first, then the server."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    try:
+        for _ in range(n):
+            c = socket.create_connection(("127.0.0.1", port))
+            s, _ = srv.accept()
+            c.close()
+            s.close()
+    finally:
+        srv.close()
 
 
 class Tcpkeep:

@@ -6,28 +6,15 @@ import os
 import pty
 import select
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import TCPKEEP, quiet_port, need_root, programs_gone, tk_programs
+from conftest import (TCPKEEP, loopback_connections, need_root, programs_gone, quiet_port,
+                      tk_programs)
 
 CLEAR = "\033[H\033[2J"
-
-
-def make_traffic(port, n=3):
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(16)
-    for _ in range(n):
-        c = socket.create_connection(("127.0.0.1", port))
-        s, _ = srv.accept()
-        c.close()
-        s.close()
-    srv.close()
 
 
 def run_on_pty(args, timeout=30):
@@ -62,7 +49,7 @@ def run_on_pty(args, timeout=30):
 
 def test_terminal_view_redraws_in_place(root):
     port = quiet_port(21400)
-    make_traffic(port)  # TIME_WAIT sockets from before the start still show
+    loopback_connections(port, 3)  # TIME_WAIT sockets from before the start still show
     out, rc = run_on_pty(["-i", "0.3", "-c", "3", "-p", str(port)])
     assert rc == 0, out
     assert out.count(CLEAR) == 3, out
@@ -78,7 +65,7 @@ def test_pipe_view_appends_frames_with_histograms(root):
     for line in p.stderr:
         if "attached" in line:
             break
-    make_traffic(port, 5)
+    loopback_connections(port, 5)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert CLEAR not in out and "\033[" not in out
@@ -90,7 +77,7 @@ def test_pipe_view_appends_frames_with_histograms(root):
 def test_json_frames_follow_the_schema(tcpkeep):
     port = 21103
     tk = tcpkeep("-p", str(port))
-    make_traffic(port, 2)
+    loopback_connections(port, 2)
     f = tk.frame_after()
     json.dumps(f)
     for key, typ in (("time", str), ("monotonic", float), ("interval_s", float),

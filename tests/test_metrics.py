@@ -7,9 +7,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -18,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TCPKEEP, need_root, quiet_port
+from conftest import TCPKEEP, loopback_connections, quiet_port
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -35,19 +33,6 @@ def pinned(root):
     tk("unpin")
     yield lambda *args: tk("pin", *args)
     tk("unpin")
-
-
-def traffic(port, n):
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(64)
-    for _ in range(n):
-        c = socket.create_connection(("127.0.0.1", port))
-        s, _ = srv.accept()
-        c.close()
-        s.close()
-    srv.close()
 
 
 def parse(text):
@@ -109,7 +94,7 @@ def check_exposition(text):
 def test_exposition_passes_promtool_and_our_checks(pinned):
     port = 24001
     pinned("--no-defaults", "-k", f"{port}:idle=30")
-    traffic(port, 7)
+    loopback_connections(port, 7)
     text = tk("metrics").stdout
     lint = subprocess.run(["promtool", "check", "metrics"], input=text,
                           capture_output=True, text=True)
@@ -132,8 +117,8 @@ def test_exposition_passes_promtool_and_our_checks(pinned):
 def test_ports_option_folds_the_rest_into_other(pinned):
     kept, folded = 24011, 24012
     pinned("--no-defaults")
-    traffic(kept, 2)
-    traffic(folded, 3)
+    loopback_connections(kept, 2)
+    loopback_connections(folded, 3)
     series = check_exposition(tk("metrics", "--ports", str(kept)).stdout)
     ports = {dict(l).get("port") for (_, l) in series} - {None}
     assert str(kept) in ports and "other" in ports and str(folded) not in ports
@@ -248,7 +233,7 @@ def test_metrics_when_not_pinned_says_so(root):
 def test_run_listen_serves_a_running_loader(tcpkeep):
     port, web = 24201, quiet_port(24210)
     t = tcpkeep("--no-defaults", "--listen", f"127.0.0.1:{web}")
-    traffic(port, 4)
+    loopback_connections(port, 4)
     status, _, body = wait_http(f"http://127.0.0.1:{web}/metrics")
     series = check_exposition(body)
     assert val(series, "tcpkeep_transitions_total", port=str(port), direction="in",
@@ -263,7 +248,7 @@ def test_real_prometheus_scrapes_tcpkeep(pinned, metrics_server, tmp_path):
         pytest.skip("prometheus is not installed")
     port = 24301
     pinned("--no-defaults")
-    traffic(port, 11)
+    loopback_connections(port, 11)
     web, prom_port = quiet_port(24310), quiet_port(24320)
     metrics_server("--listen", f"127.0.0.1:{web}")
     wait_http(f"http://127.0.0.1:{web}/metrics")
