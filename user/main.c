@@ -140,16 +140,21 @@ static int cmd_pin(const struct tk_opts *o)
 {
 	char cgroup[4096] = "";
 	struct tk_loader l = { .pin_dir = TK_PIN_DIR, .no_lifetimes = o->no_lifetimes };
-	bool fresh;
-	int ret;
+	bool fresh = false;
+	int ret, lock;
 
 	ret = pick_cgroup(o, cgroup, sizeof(cgroup));
 	if (ret)
 		return ret;
-	if (tk_check_environment() || tk_pin_prepare())
+	if (tk_check_environment())
 		return TK_EXIT_FAIL;
-	fresh = !is_pinned();
+	lock = tk_pin_lock();
+	if (lock < 0)
+		return TK_EXIT_FAIL;
 	ret = TK_EXIT_FAIL;
+	if (tk_pin_prepare())
+		goto out;
+	fresh = !is_pinned();
 	if (tk_loader_load(&l, o->policy))
 		goto fail;
 	if (tk_pin_links(&l, cgroup))
@@ -161,8 +166,8 @@ static int cmd_pin(const struct tk_opts *o)
 	fix_existing(&l);
 	fprintf(stderr, "tcpkeep: pinned at %s (observer %s, enforcer on %s, %zu ports with "
 		"a policy)\n", TK_PIN_DIR, l.attach_mode, cgroup, tk_policy_count(o->policy));
-	tk_loader_destroy(&l);
-	return TK_EXIT_OK;
+	ret = TK_EXIT_OK;
+	goto out;
 fail:
 	tk_loader_destroy(&l);
 	/* a first pin that failed leaves nothing; a re-pin leaves what was */
@@ -171,17 +176,24 @@ fail:
 
 		tk_unpin(&had);
 	}
+out:
+	tk_loader_destroy(&l);
+	tk_pin_unlock(lock);
 	return ret;
 }
 
 static int cmd_unpin(void)
 {
 	bool had;
-	int err;
+	int err, lock;
 
 	if (tk_check_environment())
 		return TK_EXIT_FAIL;
+	lock = tk_pin_lock();
+	if (lock < 0)
+		return TK_EXIT_FAIL;
 	err = tk_unpin(&had);
+	tk_pin_unlock(lock);
 	if (err) {
 		fprintf(stderr, "tcpkeep: could not remove everything under %s: %s\n",
 			TK_PIN_DIR, strerror(-err));
@@ -307,11 +319,21 @@ static int cmd_policy(const struct tk_opts *o)
 	unsigned long long n = 0, errors = 0;
 	struct tk_snapshot s;
 	struct tk_pinned p;
-	int ret = open_pinned(&p);
+	int lock = -1, ret;
 
-	if (ret)
+	/* set and del read, merge and write: one at a time, and not mid-pin */
+	if (o->cmd != TK_CMD_POLICY_LIST && geteuid() == 0) {
+		lock = tk_pin_lock();
+		if (lock < 0)
+			return TK_EXIT_FAIL;
+	}
+	ret = open_pinned(&p);
+	if (ret) {
+		tk_pin_unlock(lock);
 		return ret;
+	}
 	ret = TK_EXIT_FAIL;
+	tk_snapshot_init(&s);
 	if (read_policy(&p, &s)) {
 		fprintf(stderr, "tcpkeep: cannot read the pinned policy: %s\n", strerror(errno));
 		goto out;
@@ -373,6 +395,7 @@ out:
 	free(merged);
 	tk_snapshot_free(&s);
 	tk_pinned_close(&p);
+	tk_pin_unlock(lock);
 	return ret;
 }
 

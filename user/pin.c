@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -29,6 +31,32 @@ static const char *const map_names[] = {
 static void pin_path(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
+}
+
+int tk_pin_lock(void)
+{
+	int fd = open(TK_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", TK_LOCK_FILE,
+			strerror(errno));
+		return -errno;
+	}
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_LOCK_FILE,
+				strerror(errno));
+			close(fd);
+			return -errno;
+		}
+	}
+	return fd;
+}
+
+void tk_pin_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* releases the flock */
 }
 
 int tk_pin_prepare(void)

@@ -31,6 +31,15 @@ struct tk_pinned {
 
 enum { TK_LINK_SET_STATE = 0, TK_LINK_ERROR_REPORT, TK_LINK_SOCKOPS, TK_NLINKS };
 
+#define TK_LOCK_FILE "/run/tcpkeep.lock"
+
+/*
+ * Serialise everything that changes the pins (pin, unpin, policy set/del):
+ * two at once could each take the other's half-done work for a crash.
+ * Blocks until the lock is free; returns the fd to pass to tk_pin_unlock.
+ */
+int tk_pin_lock(void);
+void tk_pin_unlock(int fd);
 /* Mount bpffs at /sys/fs/bpf if needed and create the pin dir, mode 0700. */
 int tk_pin_prepare(void);
 /*
