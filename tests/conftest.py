@@ -95,6 +95,26 @@ def quiet_port(start, span=200):
     raise AssertionError(f"no quiet port in {start}..{start + span}")
 
 
+def cgroup2_root():
+    """Where cgroup v2 is mounted (/sys/fs/cgroup/unified on hybrid hosts)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    raise AssertionError("no cgroup2 mount")
+
+
+def keepalive_options(s):
+    """(SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT ms) of s."""
+    tcp = socket.IPPROTO_TCP
+    return (s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            s.getsockopt(tcp, socket.TCP_KEEPIDLE),
+            s.getsockopt(tcp, socket.TCP_KEEPINTVL),
+            s.getsockopt(tcp, socket.TCP_KEEPCNT),
+            s.getsockopt(tcp, socket.TCP_USER_TIMEOUT))
+
+
 def loopback_connections(port, n):
     """n connections to a listener on 127.0.0.1:port, each closed by the
     client first, then the server."""

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, TCPKEEP
+from conftest import ROOT, TCPKEEP, cgroup2_root
 
 OTHER = os.path.join(ROOT, "build", "other_sockops.bpf.o")
 
@@ -28,13 +28,6 @@ print(json.dumps({"server": opt(s), "client": opt(c)}))
 """
 
 
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.split(" - ", 1)
-            if right.split()[0] == "cgroup2":
-                return left.split()[4]
-    raise AssertionError("no cgroup2 mount")
 
 
 @pytest.fixture

@@ -10,19 +10,11 @@ import subprocess
 
 import pytest
 
-from conftest import TCPKEEP, row
+from conftest import TCPKEEP, keepalive_options, row
 
-SOL_TCP = socket.IPPROTO_TCP
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
 
-def options(s):
-    """(SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT ms) of s."""
-    return (s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-            s.getsockopt(SOL_TCP, socket.TCP_KEEPIDLE),
-            s.getsockopt(SOL_TCP, socket.TCP_KEEPINTVL),
-            s.getsockopt(SOL_TCP, socket.TCP_KEEPCNT),
-            s.getsockopt(SOL_TCP, socket.TCP_USER_TIMEOUT))
 
 
 class Conn:
@@ -57,9 +49,9 @@ def test_policy_reaches_both_ends_and_listener(tcpkeep, spec, expected):
     tk = tcpkeep("--no-defaults", "-k", f"{port}:{spec}", "-p", str(port))
     c = Conn(port)
     try:
-        assert options(c.srv) == expected
-        assert options(c.server) == expected
-        assert options(c.client) == expected
+        assert keepalive_options(c.srv) == expected
+        assert keepalive_options(c.server) == expected
+        assert keepalive_options(c.client) == expected
     finally:
         c.close()
     f = tk.frame_after()
@@ -73,11 +65,11 @@ def test_ports_without_policy_off_and_no_defaults_are_untouched(tcpkeep):
     tk = tcpkeep("--no-defaults", "-k", "22011-22013:idle=50", "-k", "22012:off")
     conns = {p: Conn(p) for p in (22011, 22012, 22014)}
     try:
-        assert options(conns[22011].server)[:2] == (1, 50)
-        assert options(conns[22011].client)[:2] == (1, 50)
+        assert keepalive_options(conns[22011].server)[:2] == (1, 50)
+        assert keepalive_options(conns[22011].client)[:2] == (1, 50)
         for p in (22012, 22014):  # off, and no policy at all
             for s in (conns[p].server, conns[p].client, conns[p].srv):
-                assert options(s) == KERNEL_DEFAULT, p
+                assert keepalive_options(s) == KERNEL_DEFAULT, p
     finally:
         for c in conns.values():
             c.close()
@@ -105,8 +97,8 @@ def test_ipv6_connections_get_the_policy(tcpkeep):
     tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=33")
     c = Conn(port, socket.AF_INET6)
     try:
-        assert options(c.server)[:2] == (1, 33)
-        assert options(c.client)[:2] == (1, 33)
+        assert keepalive_options(c.server)[:2] == (1, 33)
+        assert keepalive_options(c.client)[:2] == (1, 33)
     finally:
         c.close()
     assert tk.stop() == 0
@@ -134,7 +126,7 @@ def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
     port = 22041
     tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=40")
     c = Conn(port)
-    assert options(c.server)[1] == 40
+    assert keepalive_options(c.server)[1] == 40
     c.close()
     # change the policy in the map, as a dashboard or `tcpkeep policy` would
     mid = map_id(tk.proc.pid, "policy")
@@ -145,8 +137,8 @@ def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
                     *[f"{b:02x}" for b in value]], check=True)
     c = Conn(port)
     try:
-        assert options(c.server) == (1, 90, 9, 4, 0)
-        assert options(c.client) == (1, 90, 9, 4, 0)
+        assert keepalive_options(c.server) == (1, 90, 9, 4, 0)
+        assert keepalive_options(c.client) == (1, 90, 9, 4, 0)
     finally:
         c.close()
     assert tk.stop() == 0
@@ -156,12 +148,12 @@ def test_existing_connections_are_updated_at_attach(tcpkeep):
     port = 22051
     c = Conn(port)
     try:
-        assert options(c.server) == KERNEL_DEFAULT
+        assert keepalive_options(c.server) == KERNEL_DEFAULT
         tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=21,intvl=7,cnt=2", "-p", str(port))
         want = policy_of(21, 7, 2, 35)
-        assert options(c.server) == want
-        assert options(c.client) == want
-        assert options(c.srv) == want
+        assert keepalive_options(c.server) == want
+        assert keepalive_options(c.client) == want
+        assert keepalive_options(c.srv) == want
         # listener + the accepted end + the initiating end
         assert "keepalive policy set on 3 existing sockets (0 failed)" in tk.stderr
         f = tk.frame()
