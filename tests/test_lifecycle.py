@@ -613,3 +613,39 @@ def test_top_policy_and_unpin_when_nothing_is_pinned(lc):
     assert "nothing was pinned" in p.stderr, p.stderr
     assert not os.path.exists(PIN_DIR)
     assert tk("status").returncode == 3
+
+
+# ---------------------------------------------------------------- layout
+
+def test_pinned_maps_dump_with_named_fields(lc):
+    port = quiet_port(23101, span=8)
+    pin("--no-defaults", "-k", f"{port}:idle=71,intvl=8,cnt=3")
+    Conn(port).close()
+    # with BTF, bpftool's JSON has a "formatted" form with the field names
+    dump = bpftool("map", "dump", "pinned", os.path.join(PIN_DIR, "policy"))
+    assert {"key": port, "value": {"idle": 71, "intvl": 8, "cnt": 3,
+                                   "user_timeout": 95, "off": 0}} in [e["formatted"] for e in dump]
+    dump = bpftool("map", "dump", "pinned", os.path.join(PIN_DIR, "transitions"))
+    keys = [e["formatted"]["key"] for e in dump]
+    assert {"port": port, "dir": 1, "from": 2, "to": 1, "pad": [0, 0, 0]} in keys, keys[:3]
+    for name in ("conns", "ka_stats", "uncounted", "sk_info"):
+        assert os.path.exists(os.path.join(PIN_DIR, name))
+
+
+def test_pin_mounts_bpffs_when_it_is_missing(lc):
+    """In a private mount namespace without bpffs at /sys/fs/bpf, pin
+    mounts it there, pins, and unpin removes everything again."""
+    script = f"""
+        umount /sys/fs/bpf 2>/dev/null
+        findmnt -n -t bpf /sys/fs/bpf && exit 10
+        {TCPKEEP} pin --no-defaults -k 23111 || exit 11
+        findmnt -n -t bpf /sys/fs/bpf >/dev/null || exit 12
+        stat -c %a {PIN_DIR} | grep -qx 700 || exit 13
+        {TCPKEEP} status >/dev/null || exit 14
+        {TCPKEEP} unpin || exit 15
+        test ! -e {PIN_DIR} || exit 16
+    """
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert "pinned at" in p.stderr
