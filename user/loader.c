@@ -157,17 +157,23 @@ int tk_check_cgroup(const char *path)
 	return 0;
 }
 
-static int fill_policy(struct enforcer_bpf *e, const struct tk_policy_table *t)
+int tk_policy_sync(int fd, const struct tk_policy_table *t)
 {
-	int fd = bpf_map__fd(e->maps.policy);
+	__u16 key, next;
+	bool first = true;
 
 	for (unsigned int p = 1; p < 65536; p++) {
 		__u16 port = p;
 
-		if (!t->set[p])
-			continue;
-		if (bpf_map_update_elem(fd, &port, &t->pol[p], BPF_ANY))
+		if (t->set[p] && bpf_map_update_elem(fd, &port, &t->pol[p], BPF_ANY))
 			return -errno;
+	}
+	/* then drop ports the table no longer has */
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (!t->set[next] && bpf_map_delete_elem(fd, &next) == 0)
+			first = true;	/* restart: the walk lost its place */
 	}
 	return 0;
 }
@@ -255,7 +261,7 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 		}
 	}
 	/* pinned: the caller syncs the policy once the links are in place */
-	err = l->pin_dir ? 0 : fill_policy(l->enf, policy);
+	err = l->pin_dir ? 0 : tk_policy_sync(bpf_map__fd(l->enf->maps.policy), policy);
 	if (err) {
 		fprintf(stderr, "tcpkeep: cannot fill the policy map: %s\n", strerror(-err));
 		return err;

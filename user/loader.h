@@ -52,6 +52,8 @@ int tk_check_cgroup(const char *path);
  * port, the enforcer with the policy in its map. Prints one line on failure.
  */
 int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy);
+/* Make the policy map (fd) equal to t: add, change, then remove the rest. */
+int tk_policy_sync(int policy_fd, const struct tk_policy_table *t);
 /* Attach what was loaded, sockops on cgroup. On failure nothing stays attached. */
 int tk_loader_attach(struct tk_loader *l, const char *cgroup);
 /* Set the policy on connections and listeners that existed before attach. */

@@ -209,27 +209,6 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 	return 0;
 }
 
-int tk_policy_sync(int fd, const struct tk_policy_table *t)
-{
-	__u16 key, next;
-	bool first = true;
-
-	for (unsigned int p = 1; p < 65536; p++) {
-		__u16 port = p;
-
-		if (t->set[p] && bpf_map_update_elem(fd, &port, &t->pol[p], BPF_ANY))
-			return -errno;
-	}
-	/* then drop ports the table no longer has */
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-		first = false;
-		key = next;
-		if (!t->set[next] && bpf_map_delete_elem(fd, &next) == 0)
-			first = true;	/* restart: the walk lost its place */
-	}
-	return 0;
-}
-
 int tk_unpin(bool *had)
 {
 	struct dirent *de;

@@ -48,8 +48,6 @@ int tk_pin_prepare(void);
  * is replaced. Never adds a second attachment. Prints what it did.
  */
 int tk_pin_links(struct tk_loader *l, const char *cgroup);
-/* Make the pinned policy map equal to t: add, change, then remove. */
-int tk_policy_sync(int policy_fd, const struct tk_policy_table *t);
 /* Detach everything pinned and remove the pins; *had says if anything was. */
 int tk_unpin(bool *had);
 /* Open what is pinned. present=false (and 0) when nothing is. */
