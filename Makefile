@@ -48,7 +48,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install uninstall test unit bench vmlinux check-deps
+.PHONY: all clean install uninstall test unit bench vmlinux fuzz bench-bin
 
 all: tcpkeep
 
@@ -89,6 +89,16 @@ $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
 
+# libFuzzer over the command-line parsers, with ASan and UBSan
+FUZZ_SRCS := user/policy.c user/parse.c
+$(OUTPUT)/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(FUZZ_SRCS) user/parse.h user/policy.h | $(OUTPUT)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-D_GNU_SOURCE -Iinclude -Iuser $< $(FUZZ_SRCS) -o $@
+
+fuzz: $(OUTPUT)/fuzz_parsers
+	$(OUTPUT)/fuzz_parsers -max_total_time=60 tests/fuzz/corpus
+
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
@@ -97,7 +107,7 @@ $(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c vmlinux/vmlinux.h |
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
+test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o $(OUTPUT)/fuzz_parsers bench-bin
 	tests/run
 
 bench-bin: $(OUTPUT)/churn

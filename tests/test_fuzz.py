@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""libFuzzer with ASan/UBSan over the command-line parsers (policy specs,
+port lists, numbers, listen addresses) for a fixed number of inputs. The
+target aborts if a parsed spec holds a value the kernel would refuse or an
+error comes without a message. No root needed."""
+import os
+import shutil
+import subprocess
+
+from conftest import ROOT
+
+
+def test_parsers_survive_fuzzing(tmp_path):
+    binary = os.path.join(ROOT, "build", "fuzz_parsers")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(os.path.join(ROOT, "tests", "fuzz", "corpus"), corpus)
+    p = subprocess.run([binary, "-runs=100000", "-max_len=128", "-seed=1",
+                        f"-artifact_prefix={tmp_path}/", str(corpus)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "Done 100000 runs" in p.stderr
+    assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("leak-*"))
