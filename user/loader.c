@@ -200,6 +200,16 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 	return 0;
 }
 
+/* The iterator's bpf_setsockopt needs 5.15: load with it, else without. */
+static int load_enforcer_probed(struct tk_loader *l)
+{
+	if (!load_enforcer(l, true)) {
+		l->iter_ok = true;
+		return 0;
+	}
+	return load_enforcer(l, false);
+}
+
 int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 {
 	bool error_report = tk_kernel_has_tracepoint("inet_sk_error_report");
@@ -247,18 +257,12 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	 * enforcer so that `policy set` works later without a re-pin */
 	if (!policy || (!l->pin_dir && !tk_policy_count(policy)))
 		return 0;
-	/* the iterator's bpf_setsockopt needs 5.15: without it, go on */
-	err = load_enforcer(l, true);
-	if (!err) {
-		l->iter_ok = true;
-	} else {
-		err = load_enforcer(l, false);
-		if (err) {
-			fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
-				"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
-				"or later; run with -v for the verifier's log\n", strerror(-err));
-			return err;
-		}
+	err = load_enforcer_probed(l);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
+			"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
+			"or later; run with -v for the verifier's log\n", strerror(-err));
+		return err;
 	}
 	/* pinned: the caller syncs the policy once the links are in place */
 	err = l->pin_dir ? 0 : tk_policy_sync(bpf_map__fd(l->enf->maps.policy), policy);
@@ -273,11 +277,8 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 
 static int attach_prog(struct tk_loader *l, struct bpf_program *prog)
 {
-	struct bpf_link *link;
+	struct bpf_link *link = bpf_program__attach(prog);
 
-	if (!bpf_program__autoload(prog))
-		return 0;
-	link = bpf_program__attach(prog);
 	if (!link)
 		return -errno;
 	l->links[l->nlinks++] = link;
@@ -404,29 +405,24 @@ int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 
 	*sockets = *errors = 0;
 	/* only the iterator runs; every map is the pinned one */
-	err = load_enforcer(&l, true);
-	if (err) {
-		err = load_enforcer(&l, false);
-		if (!err)
-			err = -EOPNOTSUPP;
-	} else {
-		l.iter_ok = true;
+	err = load_enforcer_probed(&l);
+	if (!err)
 		err = tk_loader_fix_existing(&l, sockets, errors);
-	}
 	enforcer_bpf__destroy(l.enf);
 	return err;
 }
 
 int tk_loader_attach(struct tk_loader *l, const char *cgroup)
 {
-	struct observer_bpf *o = l->obs;
 	struct bpf_program *progs[] = {
-		o->progs.tk_set_state_btf, o->progs.tk_set_state_raw,
-		o->progs.tk_error_report_btf, o->progs.tk_error_report_raw,
+		tk_loader_set_state_prog(l),
+		tk_loader_error_report_prog(l),	/* NULL without the tracepoint */
 	};
 	int err;
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		if (!progs[i])
+			continue;
 		err = attach_prog(l, progs[i]);
 		if (err) {
 			fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
