@@ -99,6 +99,18 @@ static uint64_t cgroup_id_of(const char *path)
 	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
+/* Detach the link pinned at path now: a reader holding an fd of it (a
+ * running top) must not keep it attached. */
+static void detach_pinned(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+}
+
 /* Pin link as name, replacing an older pin of that name atomically. */
 static int pin_link(struct bpf_link *link, const char *name)
 {
@@ -162,20 +174,8 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 		char path[256];
 
 		pin_path(path, sizeof(path), link_names[i]);
-		if (!progs[i]) {
-			/* no policy now: a sockops link from an earlier pin goes */
-			if (i == TK_LINK_SOCKOPS && !access(path, F_OK)) {
-				int fd = bpf_obj_get(path);
-
-				if (fd >= 0) {
-					bpf_link_detach(fd);
-					close(fd);
-				}
-				unlink(path);
-			}
-			continue;
-		}
-		if (link_healthy(i, cgroup))
+		/* no error_report program on kernels without the tracepoint */
+		if (!progs[i] || link_healthy(i, cgroup))
 			continue;
 		if (i == TK_LINK_SOCKOPS)
 			link = tk_attach_sockops(progs[i], cgroup);
@@ -188,16 +188,11 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 					bpf_program__name(progs[i]), strerror(-err));
 			return err;
 		}
-		/* an older link of this name (defunct, elsewhere) is detached by
-		 * the rename dropping its pin: the new one is in place first */
-		if (i == TK_LINK_SOCKOPS && !access(path, F_OK)) {
-			int fd = bpf_obj_get(path);
-
-			if (fd >= 0) {
-				bpf_link_detach(fd);
-				close(fd);
-			}
-		}
+		/* the new link is in place: an older sockops link of this name
+		 * (defunct, or on another cgroup) goes, and the rename below
+		 * replaces its pin */
+		if (i == TK_LINK_SOCKOPS)
+			detach_pinned(path);
 		err = pin_link(link, link_names[i]);
 		bpf_link__disconnect(link);	/* the pin keeps it attached */
 		bpf_link__destroy(link);
@@ -220,20 +215,14 @@ int tk_unpin(bool *had)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	*had = true;
-	/* links first, detached explicitly: a reader holding an fd (a running
-	 * top) must not keep them attached */
+	/* links first, detached explicitly */
 	while ((de = readdir(d))) {
 		char path[512];
-		int fd;
 
 		if (!strstr(de->d_name, "link_"))	/* link_* and tmp_link_* */
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
+		detach_pinned(path);
 		if (unlink(path))
 			err = -errno;
 	}
