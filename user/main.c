@@ -93,6 +93,7 @@ static int cmd_run(const struct tk_opts *o)
 	struct tk_loader l = { .no_lifetimes = o->no_lifetimes };
 	struct tk_http *http = NULL;
 	struct tk_source src;
+	struct tk_metrics m;
 	int ret;
 
 	if (enforce) {
@@ -119,19 +120,16 @@ static int cmd_run(const struct tk_opts *o)
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	src = (struct tk_source){ &l.fds, l.attach_mode, l.dead_peers_ok, l.enf != NULL,
 				  l.eph_lo, l.eph_hi };
+	m = (struct tk_metrics){ &src, o->export_ports, false };
 	if (o->listen) {
-		struct tk_metrics m = { &src, o->export_ports, false };
-
 		http = tk_http_start((struct sockaddr *)&o->listen_addr, o->listen_len,
 				     tk_metrics_body, &m);
 		if (!http)
 			goto cleanup;
-		ret = tk_live_view(&src, o, &stop);
-		tk_http_stop(http);
-		goto cleanup;
 	}
 	ret = tk_live_view(&src, o, &stop);
 cleanup:
+	tk_http_stop(http);
 	tk_loader_destroy(&l);
 	return ret;
 }
@@ -169,7 +167,6 @@ static int cmd_pin(const struct tk_opts *o)
 	ret = TK_EXIT_OK;
 	goto out;
 fail:
-	tk_loader_destroy(&l);
 	/* a first pin that failed leaves nothing; a re-pin leaves what was */
 	if (fresh) {
 		bool had;
@@ -273,15 +270,14 @@ static int cmd_status(const struct tk_opts *o)
 	st.tp_error_report = st.btf && tk_kernel_has_tracepoint("inet_sk_error_report");
 	st.bpffs = statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
 	st.cgroup2 = tk_cgroup2_root(root, sizeof(root)) == 0;
-	err = st.bpffs ? tk_pinned_open(&p) : 0;
-	if (!st.bpffs)
-		memset(&p, 0, sizeof(p));
+	/* without bpffs there is no pin directory: "not pinned" */
+	err = tk_pinned_open(&p);
 	if (err) {
 		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
 		return TK_EXIT_FAIL;
 	}
 	st.pinned = p.present;
-	st.attach_mode = p.present ? p.attach_mode : "none";
+	st.attach_mode = p.attach_mode;
 	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
 	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];
 	st.sockops_link = p.link_ids[TK_LINK_SOCKOPS];
@@ -300,8 +296,7 @@ static int cmd_status(const struct tk_opts *o)
 	else
 		tk_status_text(stdout, &st, &s);
 	tk_snapshot_free(&s);
-	if (p.present)
-		tk_pinned_close(&p);
+	tk_pinned_close(&p);
 	return tk_status_code(&st);
 }
 
