@@ -101,6 +101,20 @@ static int usage_error(const char *fmt, ...)
 	return TK_EXIT_USAGE;
 }
 
+/* Add a port list to *set (65536 flags, allocated on first use). */
+static int add_ports(bool **set, const char *arg)
+{
+	char bad[64];
+
+	if (!*set)
+		*set = calloc(TK_PORTS, sizeof(**set));
+	if (!*set)
+		return usage_error("%s", "out of memory");
+	if (tk_parse_ports(arg, *set, bad, sizeof(bad)))
+		return usage_error("bad port '%s': a port is 1 to 65535", bad);
+	return 0;
+}
+
 /* Which options each command takes. */
 enum {
 	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
@@ -205,7 +219,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		{ 0 },
 	};
 	unsigned long n = 0;
-	char bad[64], err[160];
+	char err[160];
 	int c;
 
 	opterr = 0;
@@ -247,12 +261,8 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			o->count = (long)n;
 			break;
 		case 'p':
-			if (!o->ports)
-				o->ports = calloc(TK_PORTS, sizeof(*o->ports));
-			if (!o->ports)
-				return usage_error("%s", "out of memory");
-			if (tk_parse_ports(optarg, o->ports, bad, sizeof(bad)))
-				return usage_error("bad port '%s': a port is 1 to 65535", bad);
+			if (add_ports(&o->ports, optarg))
+				return TK_EXIT_USAGE;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -293,28 +303,11 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			o->textfile = optarg;
 			break;
 		case OPT_PORTS:
-			if (!o->export_ports)
-				o->export_ports = calloc(TK_PORTS, sizeof(*o->export_ports));
-			if (!o->export_ports)
-				return usage_error("%s", "out of memory");
-			if (tk_parse_ports(optarg, o->export_ports, bad, sizeof(bad)))
-				return usage_error("bad port '%s': a port is 1 to 65535", bad);
+			if (add_ports(&o->export_ports, optarg))
+				return TK_EXIT_USAGE;
 			break;
 		}
 	}
-	return 0;
-}
-
-static int parse_del_ports(struct tk_opts *o, int n, char **words)
-{
-	char bad[64];
-
-	o->del_ports = calloc(TK_PORTS, sizeof(*o->del_ports));
-	if (!o->del_ports)
-		return usage_error("%s", "out of memory");
-	for (int i = 0; i < n; i++)
-		if (tk_parse_ports(words[i], o->del_ports, bad, sizeof(bad)))
-			return usage_error("bad port '%s': a port is 1 to 65535", bad);
 	return 0;
 }
 
@@ -350,7 +343,8 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 		goto out;
 	}
 	if (o->cmd == TK_CMD_POLICY_DEL) {
-		ret = parse_del_ports(o, argc - optind, argv + optind);
+		for (int i = optind; i < argc && !ret; i++)
+			ret = add_ports(&o->del_ports, argv[i]);
 		goto out;
 	}
 	if (o->cmd == TK_CMD_POLICY_SET) {
