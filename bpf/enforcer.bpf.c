@@ -75,10 +75,13 @@ static __always_inline struct tk_ka_stats *ka_stats_of(__u16 port, __u8 dir)
 	return st;
 }
 
-/* Apply the policy of port to sk; a listener is not counted as applied. */
-static __always_inline int enforce(void *sk, __u16 port, __u8 dir, bool listener)
+/*
+ * Apply pol, the policy of port, to sk; a listener is not counted as
+ * applied. -1 if there is nothing to apply, else the options that failed.
+ */
+static __always_inline int apply(void *sk, const struct tk_policy *pol, __u16 port,
+				 __u8 dir, bool listener)
 {
-	struct tk_policy *pol = bpf_map_lookup_elem(&policy, &port);
 	struct tk_ka_stats *st;
 	int failed;
 
@@ -89,6 +92,11 @@ static __always_inline int enforce(void *sk, __u16 port, __u8 dir, bool listener
 	if (!failed && !listener && st)
 		st->applied++;
 	return failed;
+}
+
+static __always_inline int enforce(void *sk, __u16 port, __u8 dir, bool listener)
+{
+	return apply(sk, bpf_map_lookup_elem(&policy, &port), port, dir, listener);
 }
 
 SEC("sockops")
@@ -117,6 +125,7 @@ SEC("iter/tcp")
 int tk_iter_existing(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct tk_policy *pol;
 	struct tcp_sock *tp;
 	__u16 lport, rport;
 	__u8 state;
@@ -134,10 +143,10 @@ int tk_iter_existing(struct bpf_iter__tcp *ctx)
 	lport = skc->skc_num;
 	rport = bpf_ntohs(skc->skc_dport);
 
-	if (state == TCP_LISTEN)
-		failed = enforce(tp, lport, TK_DIR_IN, true);
-	else if (bpf_map_lookup_elem(&policy, &lport))
-		failed = enforce(tp, lport, TK_DIR_IN, false);
+	/* accepted on a policy port ("in"), else initiated to one ("out") */
+	pol = bpf_map_lookup_elem(&policy, &lport);
+	if (state == TCP_LISTEN || pol)
+		failed = apply(tp, pol, lport, TK_DIR_IN, state == TCP_LISTEN);
 	else
 		failed = enforce(tp, rport, TK_DIR_OUT, false);
 	if (failed == 0)

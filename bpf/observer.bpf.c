@@ -147,12 +147,13 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 	struct tk_sk_info *info = NULL;
 	struct tk_trans_key tkey = {};
 	struct tk_port_key key = {};
+	bool start = is_start(old, new);
 	__u64 *cnt;
 
 	if (!is_tcp(sk, btf))
 		return 0;
 	/* socket-local storage needs tp_btf (5.11+): raw_tp goes without */
-	if (btf && lifetimes && !is_start(old, new))
+	if (btf && lifetimes && !start)
 		info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
 	if (info) {
 		key.port = info->port;
@@ -162,7 +163,7 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 			count_uncounted(TK_UNC_UNATTRIBUTED);
 			return 0;
 		}
-		if (btf && lifetimes && is_start(old, new)) {
+		if (btf && lifetimes && start) {
 			struct tk_sk_info init = {
 				.start_ns = bpf_ktime_get_ns(),
 				.port = key.port,
@@ -170,10 +171,11 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 				.listener = new == TCP_LISTEN,
 			};
 
-			/* a closed socket connecting or listening again starts over */
+			/* creates it as init; a closed socket connecting or
+			 * listening again has it already and starts over */
 			info = bpf_sk_storage_get(&sk_info, sk, &init,
 						  BPF_SK_STORAGE_GET_F_CREATE);
-			if (info && info->start_ns != init.start_ns)
+			if (info)
 				*info = init;
 		}
 	}
