@@ -6,15 +6,6 @@
 #include "hist.h"
 #include "render.h"
 
-enum { ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1, ST_FIN_WAIT2,
-       ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK, ST_LISTEN, ST_CLOSING,
-       ST_NEW_SYN_RECV };
-
-static double rate(uint64_t now, uint64_t before, double dt)
-{
-	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
-}
-
 static void print_header(FILE *f, const struct tk_snapshot *cur, double dt)
 {
 	char when[32];
@@ -48,15 +39,15 @@ static void print_row(FILE *f, const struct tk_row *r, const struct tk_row *p, d
 	fprintf(f, "%5u %-3s %7.1f %7.1f %6.1f %6.1f  %9llu %9llu %7llu %7llu  "
 		"%6llu %6llu %5llu %5llu %6llu %6llu %7llu  %8llu %5llu %5llu\n",
 		r->port, tk_dir_name(r->dir),
-		rate(t.opened, pt.opened, dt), rate(t.closed, pt.closed, dt),
-		rate(t.reset, pt.reset, dt), rate(t.refused, pt.refused, dt),
+		tk_rate(t.opened, pt.opened, dt), tk_rate(t.closed, pt.closed, dt),
+		tk_rate(t.reset, pt.reset, dt), tk_rate(t.refused, pt.refused, dt),
 		(unsigned long long)t.opened, (unsigned long long)t.closed,
 		(unsigned long long)t.reset, (unsigned long long)t.refused,
-		(unsigned long long)s[ST_LISTEN], (unsigned long long)s[ST_ESTABLISHED],
-		(unsigned long long)(s[ST_SYN_SENT] + s[ST_SYN_RECV] + s[ST_NEW_SYN_RECV]),
-		(unsigned long long)(s[ST_FIN_WAIT1] + s[ST_FIN_WAIT2] + s[ST_CLOSING]),
-		(unsigned long long)s[ST_CLOSE_WAIT], (unsigned long long)s[ST_LAST_ACK],
-		(unsigned long long)s[ST_TIME_WAIT],
+		(unsigned long long)s[TK_LISTEN], (unsigned long long)s[TK_ESTABLISHED],
+		(unsigned long long)(s[TK_SYN_SENT] + s[TK_SYN_RECV] + s[TK_NEW_SYN_RECV]),
+		(unsigned long long)(s[TK_FIN_WAIT1] + s[TK_FIN_WAIT2] + s[TK_CLOSING]),
+		(unsigned long long)s[TK_CLOSE_WAIT], (unsigned long long)s[TK_LAST_ACK],
+		(unsigned long long)s[TK_TIME_WAIT],
 		(unsigned long long)r->ka_applied, (unsigned long long)ka_err,
 		(unsigned long long)r->dead_peers);
 }

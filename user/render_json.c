@@ -6,14 +6,6 @@
 
 #define U(x) ((unsigned long long)(x))
 
-/* the states a socket dump reports (request sockets count as SYN_RECV) */
-#define LAST_DUMP_STATE 11	/* TCP_CLOSING */
-
-static double rate(uint64_t now, uint64_t before, double dt)
-{
-	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
-}
-
 static void json_transitions(FILE *f, const struct tk_row *r)
 {
 	const char *sep = "";
@@ -38,7 +30,7 @@ static void json_transitions(FILE *f, const struct tk_row *r)
 static void json_states(FILE *f, const struct tk_row *r)
 {
 	fputs("\"states\":{", f);
-	for (int s = 1; s <= LAST_DUMP_STATE; s++)
+	for (int s = 1; s <= TK_LAST_DUMP_STATE; s++)
 		fprintf(f, "%s\"%s\":%llu", s > 1 ? "," : "", tk_state_name(s), U(r->states[s]));
 	fputc('}', f);
 }
@@ -80,8 +72,8 @@ static void json_row(FILE *f, const struct tk_row *r, const struct tk_row *p, do
 	fprintf(f, ",\"totals\":{\"new\":%llu,\"closed\":%llu,\"reset\":%llu,\"refused\":%llu}",
 		U(t.opened), U(t.closed), U(t.reset), U(t.refused));
 	fprintf(f, ",\"rates\":{\"new\":%.3f,\"closed\":%.3f,\"reset\":%.3f,\"refused\":%.3f},",
-		rate(t.opened, pt.opened, dt), rate(t.closed, pt.closed, dt),
-		rate(t.reset, pt.reset, dt), rate(t.refused, pt.refused, dt));
+		tk_rate(t.opened, pt.opened, dt), tk_rate(t.closed, pt.closed, dt),
+		tk_rate(t.reset, pt.reset, dt), tk_rate(t.refused, pt.refused, dt));
 	json_states(f, r);
 	fputc(',', f);
 	json_lifetime(f, r);

@@ -12,7 +12,6 @@
 #include "render.h"
 
 #define U(x) ((unsigned long long)(x))
-#define LAST_DUMP_STATE 11	/* TCP_CLOSING: what a socket dump reports */
 #define OTHER_PORT 0		/* port 0 never is a row: it stands for "other" */
 
 /* Shortest text that reads back as the same double, as Prometheus writes. */
@@ -127,7 +126,7 @@ static void connections(FILE *f, const struct tk_snapshot *s)
 		char port[8];
 
 		port_label(port, sizeof(port), r->port);
-		for (int st = 1; st <= LAST_DUMP_STATE; st++) {
+		for (int st = 1; st <= TK_LAST_DUMP_STATE; st++) {
 			char name[24];
 
 			lower(name, tk_state_name(st), sizeof(name));

@@ -4,21 +4,14 @@
 #include <string.h>
 #include "snapshot.h"
 
-/* Kernel TCP state numbers (include/net/tcp_states.h). */
-enum {
-	ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1, ST_FIN_WAIT2,
-	ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK, ST_LISTEN, ST_CLOSING,
-	ST_NEW_SYN_RECV, ST_BOUND_INACTIVE,
-};
-
 static const char *const state_names[TK_NSTATES] = {
-	[ST_ESTABLISHED] = "ESTABLISHED", [ST_SYN_SENT] = "SYN_SENT",
-	[ST_SYN_RECV] = "SYN_RECV", [ST_FIN_WAIT1] = "FIN_WAIT1",
-	[ST_FIN_WAIT2] = "FIN_WAIT2", [ST_TIME_WAIT] = "TIME_WAIT",
-	[ST_CLOSE] = "CLOSE", [ST_CLOSE_WAIT] = "CLOSE_WAIT",
-	[ST_LAST_ACK] = "LAST_ACK", [ST_LISTEN] = "LISTEN",
-	[ST_CLOSING] = "CLOSING", [ST_NEW_SYN_RECV] = "NEW_SYN_RECV",
-	[ST_BOUND_INACTIVE] = "BOUND_INACTIVE",
+	[TK_ESTABLISHED] = "ESTABLISHED", [TK_SYN_SENT] = "SYN_SENT",
+	[TK_SYN_RECV] = "SYN_RECV", [TK_FIN_WAIT1] = "FIN_WAIT1",
+	[TK_FIN_WAIT2] = "FIN_WAIT2", [TK_TIME_WAIT] = "TIME_WAIT",
+	[TK_CLOSE] = "CLOSE", [TK_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TK_LAST_ACK] = "LAST_ACK", [TK_LISTEN] = "LISTEN",
+	[TK_CLOSING] = "CLOSING", [TK_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	[TK_BOUND_INACTIVE] = "BOUND_INACTIVE",
 };
 
 const char *tk_state_name(unsigned int state)
@@ -26,6 +19,11 @@ const char *tk_state_name(unsigned int state)
 	if (state < TK_NSTATES && state_names[state])
 		return state_names[state];
 	return NULL;
+}
+
+double tk_rate(uint64_t now, uint64_t before, double dt)
+{
+	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
 }
 
 const char *tk_dir_name(unsigned int dir)
@@ -120,18 +118,18 @@ uint64_t tk_row_hist_count(const struct tk_row *r)
 void tk_row_totals(const struct tk_row *r, struct tk_totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->opened = r->trans[ST_SYN_SENT][ST_ESTABLISHED] +
-		    r->trans[ST_SYN_RECV][ST_ESTABLISHED];
-	t->refused = r->trans[ST_SYN_SENT][ST_CLOSE];
+	t->opened = r->trans[TK_SYN_SENT][TK_ESTABLISHED] +
+		    r->trans[TK_SYN_RECV][TK_ESTABLISHED];
+	t->refused = r->trans[TK_SYN_SENT][TK_CLOSE];
 	for (int f = 0; f < TK_NSTATES; f++) {
-		if (f == ST_LISTEN || f == ST_SYN_SENT)
+		if (f == TK_LISTEN || f == TK_SYN_SENT)
 			continue;
-		t->closed += r->trans[f][ST_CLOSE];
+		t->closed += r->trans[f][TK_CLOSE];
 	}
 	/* an orderly close reaches CLOSE only from FIN_WAIT2, CLOSING or
 	 * LAST_ACK; from these states it was an abort (RST or timeout) */
-	t->reset = r->trans[ST_SYN_RECV][ST_CLOSE] + r->trans[ST_ESTABLISHED][ST_CLOSE] +
-		   r->trans[ST_CLOSE_WAIT][ST_CLOSE] + r->trans[ST_FIN_WAIT1][ST_CLOSE];
+	t->reset = r->trans[TK_SYN_RECV][TK_CLOSE] + r->trans[TK_ESTABLISHED][TK_CLOSE] +
+		   r->trans[TK_CLOSE_WAIT][TK_CLOSE] + r->trans[TK_FIN_WAIT1][TK_CLOSE];
 }
 
 uint64_t tk_snapshot_missed(const struct tk_snapshot *s)

@@ -15,6 +15,16 @@
 
 #define TK_PORTS 65536
 
+/* Kernel TCP state numbers (include/net/tcp_states.h). */
+enum tk_tcp_state {
+	TK_ESTABLISHED = 1, TK_SYN_SENT, TK_SYN_RECV, TK_FIN_WAIT1, TK_FIN_WAIT2,
+	TK_TIME_WAIT, TK_CLOSE, TK_CLOSE_WAIT, TK_LAST_ACK, TK_LISTEN, TK_CLOSING,
+	TK_NEW_SYN_RECV, TK_BOUND_INACTIVE,
+};
+
+/* The last state a socket dump reports (request sockets count as SYN_RECV). */
+#define TK_LAST_DUMP_STATE TK_CLOSING
+
 struct tk_row {
 	uint16_t port;
 	uint8_t dir;			/* enum tk_direction */
@@ -70,6 +80,9 @@ uint64_t tk_snapshot_missed(const struct tk_snapshot *s);
 uint64_t tk_row_transitions(const struct tk_row *r);
 uint64_t tk_row_hist_count(const struct tk_row *r);
 void tk_row_totals(const struct tk_row *r, struct tk_totals *t);
+
+/* Per second over dt; 0 when there is no interval or the counter went back. */
+double tk_rate(uint64_t now, uint64_t before, double dt);
 
 const char *tk_state_name(unsigned int state);
 const char *tk_dir_name(unsigned int dir);

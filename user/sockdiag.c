@@ -15,9 +15,6 @@
 #include <linux/inet_diag.h>
 #include "sockdiag.h"
 
-#define TCP_SYN_RECV_STATE	3
-#define TCP_LISTEN_STATE	10
-#define TCP_NEW_SYN_RECV_STATE	12
 #define DUMP_BUF		32768
 
 struct sock_entry {
@@ -125,7 +122,7 @@ int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi)
 		goto out;
 
 	for (size_t i = 0; i < l.n; i++)
-		if (l.v[i].state == TCP_LISTEN_STATE)
+		if (l.v[i].state == TK_LISTEN)
 			listening[l.v[i].lport] = true;
 	/*
 	 * Attribution: a listener and any socket on a listening local port is
@@ -135,7 +132,7 @@ int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi)
 	 */
 	for (size_t i = 0; i < l.n; i++) {
 		struct sock_entry *e = &l.v[i];
-		uint8_t state = e->state == TCP_NEW_SYN_RECV_STATE ? TCP_SYN_RECV_STATE : e->state;
+		uint8_t state = e->state == TK_NEW_SYN_RECV ? TK_SYN_RECV : e->state;
 		struct tk_row *r;
 
 		if (listening[e->lport] || !is_eph(e->lport, eph_lo, eph_hi))
