@@ -12,7 +12,7 @@
 #include "render.h"
 #include "sockdiag.h"
 
-static double mono_now(void)
+double tk_mono_now(void)
 {
 	struct timespec ts;
 
@@ -43,7 +43,7 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	int err;
 
 	tk_snapshot_init(s);
-	s->mono_s = mono_now();
+	s->mono_s = tk_mono_now();
 	s->wall_s = time(NULL);
 	s->attach_mode = src->attach_mode;
 	s->dead_peers_ok = src->dead_peers_ok;

@@ -18,6 +18,8 @@ struct tk_source {
 	uint16_t eph_lo, eph_hi;
 };
 
+/* CLOCK_MONOTONIC in seconds (the clock of a snapshot's mono_s). */
+double tk_mono_now(void);
 /* One snapshot: maps, then sock_diag states, filtered and sorted. */
 int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 		     const struct tk_snapshot *prev, struct tk_snapshot *s);

@@ -5,20 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "metrics.h"
 #include "pin.h"
 #include "render.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int tk_metrics_body(void *ctx, char **body, size_t *len)
 {
@@ -28,7 +19,7 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 		.version = TCPKEEP_VERSION,
 		.libbpf_version = libbpf_version_string(),
 	};
-	double t0 = now();
+	double t0 = tk_mono_now();
 	struct tk_snapshot s;
 	FILE *f;
 	int err;
@@ -42,7 +33,7 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 		o.attached[1] = m->src->dead_peers_ok;
 		o.attached[2] = m->src->enforcer_ok;
 	}
-	o.scrape_seconds = now() - t0;
+	o.scrape_seconds = tk_mono_now() - t0;
 	*body = NULL;
 	f = open_memstream(body, len);
 	if (!f) {
