@@ -115,6 +115,33 @@ def keepalive_options(s):
             s.getsockopt(tcp, socket.TCP_USER_TIMEOUT))
 
 
+def run_tcpkeep(*args, timeout=60):
+    """Run tcpkeep with args to the end; the CompletedProcess (text)."""
+    return subprocess.run([TCPKEEP, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class LoopbackConn:
+    """A fresh listener on loopback and one connection to it."""
+
+    def __init__(self, port, family=socket.AF_INET):
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        self.srv = socket.socket(family, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((host, port))
+        self.srv.listen(8)
+        self.client = socket.create_connection((host, port), timeout=10)
+        self.server, _ = self.srv.accept()
+
+    def ends(self):
+        """Keepalive options of the accepted and the initiating end."""
+        return keepalive_options(self.server), keepalive_options(self.client)
+
+    def close(self):
+        for s in (self.client, self.server, self.srv):
+            s.close()
+
+
 def loopback_connections(port, n):
     """n connections to a listener on 127.0.0.1:port, each closed by the
     client first, then the server."""
@@ -190,11 +217,13 @@ class Tcpkeep:
         return tk_programs(self.proc.pid)
 
     def stop(self):
+        """SIGTERM, then the exit code. The pipes are drained meanwhile: a
+        tcpkeep blocked writing frames nobody read could not exit."""
+        err_fd = self.proc.stderr.fileno()
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
-        self.stderr += (self.buffers[self.proc.stderr.fileno()] +
-                        self.proc.stderr.read()).decode()
-        return rc
+        _, err = self.proc.communicate(timeout=30)
+        self.stderr += (self.buffers[err_fd] + err).decode()
+        return self.proc.returncode
 
     def kill(self):
         if self.proc.poll() is None:
