@@ -10,28 +10,11 @@ import subprocess
 
 import pytest
 
-from conftest import TCPKEEP, keepalive_options, row
+from conftest import TCPKEEP, LoopbackConn, keepalive_options, row
 
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
 
-
-
-class Conn:
-    """A listener and one connection to it on loopback."""
-
-    def __init__(self, port, family=socket.AF_INET):
-        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-        self.srv = socket.socket(family, socket.SOCK_STREAM)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind((host, port))
-        self.srv.listen(8)
-        self.client = socket.create_connection((host, port))
-        self.server, _ = self.srv.accept()
-
-    def close(self):
-        for s in (self.client, self.server, self.srv):
-            s.close()
 
 
 def policy_of(idle, intvl, cnt, user_timeout_s):
@@ -47,7 +30,7 @@ def policy_of(idle, intvl, cnt, user_timeout_s):
 def test_policy_reaches_both_ends_and_listener(tcpkeep, spec, expected):
     port = 22001
     tk = tcpkeep("--no-defaults", "-k", f"{port}:{spec}", "-p", str(port))
-    c = Conn(port)
+    c = LoopbackConn(port)
     try:
         assert keepalive_options(c.srv) == expected
         assert keepalive_options(c.server) == expected
@@ -63,7 +46,7 @@ def test_policy_reaches_both_ends_and_listener(tcpkeep, spec, expected):
 
 def test_ports_without_policy_off_and_no_defaults_are_untouched(tcpkeep):
     tk = tcpkeep("--no-defaults", "-k", "22011-22013:idle=50", "-k", "22012:off")
-    conns = {p: Conn(p) for p in (22011, 22012, 22014)}
+    conns = {p: LoopbackConn(p) for p in (22011, 22012, 22014)}
     try:
         assert keepalive_options(conns[22011].server)[:2] == (1, 50)
         assert keepalive_options(conns[22011].client)[:2] == (1, 50)
@@ -95,7 +78,7 @@ def test_builtin_defaults_cover_the_mail_ports(tcpkeep):
 def test_ipv6_connections_get_the_policy(tcpkeep):
     port = 22031
     tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=33")
-    c = Conn(port, socket.AF_INET6)
+    c = LoopbackConn(port, socket.AF_INET6)
     try:
         assert keepalive_options(c.server)[:2] == (1, 33)
         assert keepalive_options(c.client)[:2] == (1, 33)
@@ -125,7 +108,7 @@ def map_id(pid, name):
 def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
     port = 22041
     tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=40")
-    c = Conn(port)
+    c = LoopbackConn(port)
     assert keepalive_options(c.server)[1] == 40
     c.close()
     # change the policy in the map, as a dashboard or `tcpkeep policy` would
@@ -135,7 +118,7 @@ def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
     subprocess.run(["bpftool", "map", "update", "id", str(mid), "key", "hex",
                     *[f"{b:02x}" for b in key], "value", "hex",
                     *[f"{b:02x}" for b in value]], check=True)
-    c = Conn(port)
+    c = LoopbackConn(port)
     try:
         assert keepalive_options(c.server) == (1, 90, 9, 4, 0)
         assert keepalive_options(c.client) == (1, 90, 9, 4, 0)
@@ -146,7 +129,7 @@ def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
 
 def test_existing_connections_are_updated_at_attach(tcpkeep):
     port = 22051
-    c = Conn(port)
+    c = LoopbackConn(port)
     try:
         assert keepalive_options(c.server) == KERNEL_DEFAULT
         tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=21,intvl=7,cnt=2", "-p", str(port))

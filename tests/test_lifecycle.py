@@ -10,14 +10,13 @@ programs of their own, e.g. a `tcpkeep run`: objects that a live process
 holds an fd of are never counted as the pin's, nor as left behind."""
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import (TCPKEEP, cgroup2_root, keepalive_options, programs_gone, quiet_port, row,
-                      tk_programs, trans)
+from conftest import (TCPKEEP, LoopbackConn, cgroup2_root, keepalive_options, programs_gone,
+                      quiet_port, row, run_tcpkeep, tk_programs, trans)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
 TK_MAPS = {"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy"}
@@ -26,39 +25,33 @@ KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
 # ---------------------------------------------------------------- helpers
 
-def tk(*args, timeout=60):
-    """Run tcpkeep with args; the CompletedProcess (text)."""
-    return subprocess.run([TCPKEEP, *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def pin(*args):
-    p = tk("pin", *args)
+    p = run_tcpkeep("pin", *args)
     assert p.returncode == 0, f"tcpkeep pin {' '.join(args)}: {p.returncode}\n{p.stderr}"
     return p
 
 
 def unpin():
-    p = tk("unpin")
+    p = run_tcpkeep("unpin")
     assert p.returncode == 0, f"tcpkeep unpin: {p.returncode}\n{p.stderr}"
     return p
 
 
 def status():
-    p = tk("status", "--json")
+    p = run_tcpkeep("status", "--json")
     assert p.stdout.strip(), p.stderr
     return p.returncode, json.loads(p.stdout)
 
 
 def policy_list():
-    p = tk("policy", "list", "--json")
+    p = run_tcpkeep("policy", "list", "--json")
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
 
 def top_frame(port):
     """One frame of `tcpkeep top` over the pinned maps, only port."""
-    p = tk("top", "--json", "-c", "1", "-i", "0.2", "-p", str(port))
+    p = run_tcpkeep("top", "--json", "-c", "1", "-i", "0.2", "-p", str(port))
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 1, p.stdout
@@ -217,28 +210,9 @@ def want(idle, intvl, cnt, user_timeout=None):
     return (1, idle, intvl, cnt, user_timeout * 1000)
 
 
-class Conn:
-    """A fresh listener on 127.0.0.1:port and one connection to it."""
-
-    def __init__(self, port):
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", port))
-        self.srv.listen(8)
-        self.client = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.server, _ = self.srv.accept()
-
-    def ends(self):
-        return keepalive_options(self.server), keepalive_options(self.client)
-
-    def close(self):
-        for s in (self.client, self.server, self.srv):
-            s.close()
-
-
 def connect_options(port):
     """Options of both ends of a new connection to port, then closed."""
-    c = Conn(port)
+    c = LoopbackConn(port)
     try:
         return c.ends()
     finally:
@@ -432,22 +406,22 @@ def test_policy_set_and_del_reach_the_next_connection(lc):
     pin("--no-defaults", "-k", f"{keep}:idle=30")
     assert connect_options(port) == (KERNEL_DEFAULT, KERNEL_DEFAULT)
 
-    p = tk("policy", "set", f"{port}:idle=45,intvl=6,cnt=4")
+    p = run_tcpkeep("policy", "set", f"{port}:idle=45,intvl=6,cnt=4")
     assert p.returncode == 0, p.stderr
     assert [e["port"] for e in policy_list()] == [keep, port]
     server, client = connect_options(port)
     assert server == client == want(45, 6, 4)
 
-    p = tk("policy", "set", f"{port}:idle=46,user-timeout=20")
+    p = run_tcpkeep("policy", "set", f"{port}:idle=46,user-timeout=20")
     assert p.returncode == 0, p.stderr
     server, client = connect_options(port)
     assert server == client == want(46, 60, 5, 20)
 
-    p = tk("policy", "set", f"{port}:off")
+    p = run_tcpkeep("policy", "set", f"{port}:off")
     assert p.returncode == 0, p.stderr
     assert connect_options(port) == (KERNEL_DEFAULT, KERNEL_DEFAULT)
 
-    p = tk("policy", "del", str(port))
+    p = run_tcpkeep("policy", "del", str(port))
     assert p.returncode == 0, p.stderr
     assert connect_options(port) == (KERNEL_DEFAULT, KERNEL_DEFAULT)
     assert policy_list() == [{"port": keep, "off": False, "idle": 30, "intvl": 60,
@@ -463,7 +437,7 @@ def test_policy_set_and_del_reach_the_next_connection(lc):
 def test_invalid_policy_set_exits_2_and_changes_nothing(lc, spec):
     pin("--no-defaults", "-k", "23062:idle=30", "-k", "23063:off")
     before = policy_list()
-    p = tk("policy", "set", "23064:idle=77", spec)  # a good spec first: not applied
+    p = run_tcpkeep("policy", "set", "23064:idle=77", spec)  # a good spec first: not applied
     assert p.returncode == 2, (p.returncode, p.stderr)
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tcpkeep: "), p.stderr
@@ -475,14 +449,14 @@ def test_policy_del_of_a_port_without_policy_changes_nothing(lc):
     pin("--no-defaults", "-k", "23066:idle=30", "-k", "23067:idle=31")
     before = policy_list()
     for args in (["23068"], ["23066", "23068"], ["23066-23068"]):
-        p = tk("policy", "del", *args)
+        p = run_tcpkeep("policy", "del", *args)
         assert p.returncode == 2, (args, p.stderr)
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("tcpkeep: "), p.stderr
         assert "23068" in lines[0], lines[0]
         assert policy_list() == before, args
     for bad in ("0", "abc", "65536"):
-        p = tk("policy", "del", bad)
+        p = run_tcpkeep("policy", "del", bad)
         assert p.returncode == 2, (bad, p.stderr)
         assert policy_list() == before, bad
 
@@ -490,14 +464,14 @@ def test_policy_del_of_a_port_without_policy_changes_nothing(lc):
 def test_policy_set_apply_existing_updates_an_established_connection(lc):
     port, other = 23071, 23072
     pin("--no-defaults", "-k", f"{other}:idle=30")
-    c = Conn(port)
+    c = LoopbackConn(port)
     try:
         assert c.ends() == (KERNEL_DEFAULT, KERNEL_DEFAULT)
-        p = tk("policy", "set", f"{port}:idle=33,intvl=3,cnt=3")
+        p = run_tcpkeep("policy", "set", f"{port}:idle=33,intvl=3,cnt=3")
         assert p.returncode == 0, p.stderr
         # without --apply-existing the open connection keeps its options
         assert c.ends() == (KERNEL_DEFAULT, KERNEL_DEFAULT)
-        p = tk("policy", "set", f"{port}:idle=34,intvl=3,cnt=3", "--apply-existing")
+        p = run_tcpkeep("policy", "set", f"{port}:idle=34,intvl=3,cnt=3", "--apply-existing")
         assert p.returncode == 0, p.stderr
         assert "existing sockets" in p.stderr, p.stderr
         assert c.ends() == (want(34, 3, 3), want(34, 3, 3))
@@ -584,7 +558,7 @@ def test_run_while_pinned_is_refused_and_attaches_nothing(lc, args):
     code, st = status()
     assert code == 0, st
     objects = tk_objects()
-    p = tk(*args)
+    p = run_tcpkeep(*args)
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert p.stdout == ""
     msg = p.stderr.strip()
@@ -602,17 +576,17 @@ def test_top_policy_and_unpin_when_nothing_is_pinned(lc):
     assert not os.path.exists(PIN_DIR)
     for args in (["top", "-c", "1", "-i", "0.2"], ["top", "--json", "-c", "1"],
                  ["policy", "list"]):
-        p = tk(*args)
+        p = run_tcpkeep(*args)
         assert p.returncode == 1, (args, p.returncode, p.stderr)
         msg = p.stderr.strip()
         assert len(msg.splitlines()) == 1 and msg.startswith("tcpkeep: "), msg
         assert "nothing is pinned" in msg and "tcpkeep pin" in msg, msg
         assert p.stdout == ""
-    p = tk("unpin")
+    p = run_tcpkeep("unpin")
     assert p.returncode == 0, p.stderr
     assert "nothing was pinned" in p.stderr, p.stderr
     assert not os.path.exists(PIN_DIR)
-    assert tk("status").returncode == 3
+    assert run_tcpkeep("status").returncode == 3
 
 
 # ---------------------------------------------------------------- layout
@@ -620,7 +594,7 @@ def test_top_policy_and_unpin_when_nothing_is_pinned(lc):
 def test_pinned_maps_dump_with_named_fields(lc):
     port = quiet_port(23101, span=8)
     pin("--no-defaults", "-k", f"{port}:idle=71,intvl=8,cnt=3")
-    Conn(port).close()
+    LoopbackConn(port).close()
     # with BTF, bpftool's JSON has a "formatted" form with the field names
     dump = bpftool("map", "dump", "pinned", os.path.join(PIN_DIR, "policy"))
     assert {"key": port, "value": {"idle": 71, "intvl": 8, "cnt": 3,

@@ -16,13 +16,13 @@ import urllib.request
 
 import pytest
 
-from conftest import TCPKEEP, loopback_connections, quiet_port
+from conftest import TCPKEEP, loopback_connections, quiet_port, run_tcpkeep
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
 
 def tk(*args, check=True, timeout=60):
-    p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=timeout)
+    p = run_tcpkeep(*args, timeout=timeout)
     if check:
         assert p.returncode == 0, p.stderr
     return p
