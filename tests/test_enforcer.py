@@ -155,6 +155,8 @@ def test_existing_connections_are_updated_at_attach(tcpkeep):
     ("993:", "empty option list"), ("993:idle=5,idle=6", "'idle' given twice"),
     ("993:idle", "'idle' is not KEY=VALUE"), ("993:idle=5,", "empty KEY=VALUE"),
     ("1-2000", "2000 ports with a keepalive policy"),
+    ("7302:idle=20000,intvl=20000,cnt=127", "idle+intvl*cnt = 2560000 s"),
+    ("993:user-timeout=2147484", "'2147484' for user-timeout"),
 ])
 def test_bad_specs_exit_2_naming_the_token(root, spec, token):
     cgroup_links = subprocess.run(["bpftool", "cgroup", "tree"], capture_output=True,

@@ -108,7 +108,21 @@ static int parse_kvs(char *s, struct tk_policy *pol, char *err, size_t errlen)
 	 * count: left out, it follows the keepalive settings (300 + 60 x 5 =
 	 * 600 s for the defaults) so the probes decide as asked.
 	 */
-	pol->user_timeout = seen[3] ? vals[3] : pol->idle + pol->intvl * pol->cnt;
+	if (seen[3]) {
+		pol->user_timeout = vals[3];
+	} else {
+		unsigned long ut = (unsigned long)pol->idle + (unsigned long)pol->intvl * pol->cnt;
+
+		/* 32767 + 32767 x 127 s overflows the kernel's int of ms: say
+		 * so here, not as a silent setsockopt error on every socket */
+		if (ut > TK_MAX_USER_TIMEOUT) {
+			snprintf(err, errlen, "user-timeout idle+intvl*cnt = %lu s is over the "
+				 "kernel's limit of %d s: lower idle, intvl or cnt, or give "
+				 "user-timeout=SEC", ut, TK_MAX_USER_TIMEOUT);
+			return -1;
+		}
+		pol->user_timeout = ut;
+	}
 	return 0;
 }
 
