@@ -26,12 +26,29 @@ int tk_parse_ulong(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+/* Plain decimal: digits with at most one '.', at least one digit. strtod
+ * alone would also take hex (0x10), exponents (1e3), inf and nan. */
+static bool is_plain_decimal(const char *s)
+{
+	bool digit = false, dot = false;
+
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			digit = true;
+		else if (*s == '.' && !dot)
+			dot = true;
+		else
+			return false;
+	}
+	return digit;
+}
+
 int tk_parse_seconds(const char *s, double min, double max, double *out)
 {
 	double v;
 	char *end;
 
-	if (!s || ((*s < '0' || *s > '9') && *s != '.'))
+	if (!s || !is_plain_decimal(s))
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);

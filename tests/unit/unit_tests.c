@@ -51,6 +51,12 @@ static void test_parse_seconds(void)
 	CHECK(tk_parse_seconds("inf", 0.1, 3600, &d) == -1);
 	CHECK(tk_parse_seconds("1s", 0.1, 3600, &d) == -1);
 	CHECK(tk_parse_seconds("-1", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("0x10", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("1e3", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds("1.5.2", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds(".", 0.1, 3600, &d) == -1);
+	CHECK(tk_parse_seconds(".5", 0.1, 3600, &d) == 0 && d == 0.5);
+	CHECK(tk_parse_seconds("2.", 0.1, 3600, &d) == 0 && d == 2);
 }
 
 static void test_parse_ports(void)
@@ -189,7 +195,15 @@ static void test_policy(void)
 	CHECK(strstr(err, "unknown key 'bogus'") != NULL);
 	CHECK(tk_policy_parse("0", t, err, sizeof(err)) == -1 && strstr(err, "'0'"));
 	CHECK(tk_policy_parse("993:OFF", t, err, sizeof(err)) == -1);
-	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=127", t, err, sizeof(err)) == 0);
+	/* the computed user timeout must fit the kernel's int of milliseconds */
+	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=127", t, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "4194176 s") != NULL && t->pol[993].idle == 2);
+	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=64", t, err, sizeof(err)) == 0);
+	CHECK(t->pol[993].user_timeout == 2129855);
+	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=127,user-timeout=600", t, err,
+			      sizeof(err)) == 0 && t->pol[993].user_timeout == 600);
+	CHECK(tk_policy_parse("993:idle=32767,intvl=32767,cnt=127,user-timeout=0", t, err,
+			      sizeof(err)) == 0 && t->pol[993].user_timeout == 0);
 	CHECK(tk_policy_parse("993:user-timeout=2147484", t, err, sizeof(err)) == -1);
 	CHECK(tk_policy_parse(":idle=5", t, err, sizeof(err)) == -1);
 	free(t);
