@@ -20,7 +20,7 @@ SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # user space: the pure parts (no libbpf) are also linked into unit tests
 PURE_SRCS := user/policy.c user/render.c user/status.c user/render_prom.c user/render_json.c user/parse.c \
-	user/snapshot.c user/hist.c
+	user/snapshot.c user/hist.c user/textfile.c
 LIBBPF_SRCS := user/loader.c user/reader.c user/sockdiag.c user/main.c user/cli.c \
 	user/pin.c user/live.c user/metrics.c user/http.c
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS) $(LIBBPF_SRCS))

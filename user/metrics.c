@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Metrics glue: snapshot -> exposition text -> HTTP body or textfile. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "metrics.h"
 #include "pin.h"
 #include "render.h"
+#include "textfile.h"
 
 int tk_metrics_body(void *ctx, char **body, size_t *len)
 {
@@ -51,38 +49,18 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 	return err;
 }
 
-int tk_metrics_textfile(const struct tk_metrics *m, const char *path)
+int tk_metrics_textfile(const struct tk_metrics *m, const char *path, char *err,
+			size_t errlen)
 {
-	char tmp[4200];
 	char *body;
 	size_t len;
-	int fd, err = 0;
+	int ret;
 
-	if (tk_metrics_body((void *)m, &body, &len))
-		return -EIO;
-	/* node_exporter must never read half a file: write beside, then rename */
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		free(body);
-		return -errno;
+	if (tk_metrics_body((void *)m, &body, &len)) {
+		snprintf(err, errlen, "cannot read tcpkeep's maps for %s", path);
+		return -1;
 	}
-	for (size_t off = 0; off < len && !err;) {
-		ssize_t n = write(fd, body + off, len - off);
-
-		if (n < 0 && errno != EINTR)
-			err = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (!err && fsync(fd))
-		err = -errno;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
+	ret = tk_textfile_write(path, body, len, err, errlen);
 	free(body);
-	return err;
+	return ret;
 }

@@ -15,7 +15,8 @@ struct tk_metrics {
 
 /* A fresh exposition in *body (malloc'ed); fits tk_http_body_fn. */
 int tk_metrics_body(void *metrics, char **body, size_t *len);
-/* Write it to path atomically: a temporary file beside it, then rename. */
-int tk_metrics_textfile(const struct tk_metrics *m, const char *path);
+/* Write it to path atomically (textfile.h); -1 with a reason in err. */
+int tk_metrics_textfile(const struct tk_metrics *m, const char *path, char *err,
+			size_t errlen);
 
 #endif
