@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -16,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TCPKEEP, loopback_connections, quiet_port, run_tcpkeep
+from conftest import TCPKEEP, loopback_connections, quiet_port, run_tcpkeep, tk_programs
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -282,3 +283,125 @@ def test_real_prometheus_scrapes_tcpkeep(pinned, metrics_server, tmp_path):
     finally:
         prom.terminate()
         prom.wait(timeout=30)
+
+
+def proc_status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+class SlowClients:
+    """n connections to addr that send half a request and then one header
+    line every 2 s (slowloris), never finishing it. Sources are loopback
+    addresses from sources (cycled). Counts connections the server
+    refused or closed."""
+
+    def __init__(self, addr, n, sources):
+        self.socks, self.refused = [], 0
+        for i in range(n):
+            s = socket.socket()
+            s.bind((sources[i % len(sources)], 0))
+            s.settimeout(5)
+            try:
+                s.connect(addr)
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                self.socks.append(s)
+            except OSError:
+                self.refused += 1
+                s.close()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._drip)
+        self.thread.start()
+
+    def _drip(self):
+        while not self.stop.wait(2):
+            for s in list(self.socks):
+                try:
+                    s.send(b"X-Slow: 1\r\n")
+                except OSError:
+                    self.socks.remove(s)
+                    self.refused += 1
+                    s.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        for s in self.socks:
+            s.close()
+
+
+def established_to(port):
+    out = subprocess.run(["ss", "-tnH", "state", "established", f"sport = :{port}"],
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+@pytest.mark.parametrize("sources", [
+    ["127.0.0.2"],                                    # one attacker address
+    [f"127.0.1.{i}" for i in range(1, 201)],          # 200 addresses
+], ids=["one-address", "200-addresses"])
+def test_slow_clients_cannot_stall_the_endpoint(pinned, metrics_server, sources):
+    """200 slowloris clients hold connections while Prometheus-like scrapes
+    from another address keep being answered. A stalled endpoint answers
+    nothing for as long as the clients drip, so the 5 s client timeout is a
+    verdict, not a race; the latencies are printed. Threads stay as many as
+    before, connections stay within the per-address and total limits."""
+    pinned("--no-defaults")
+    port = quiet_port(24400)
+    srv = metrics_server("--listen", f"127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_http(url)
+    threads = proc_status(srv.pid, "Threads")
+    rss = proc_status(srv.pid, "VmRSS")
+    slow = SlowClients(("127.0.0.1", port), 200, sources)
+    latencies = []
+    try:
+        for _ in range(8):  # across more than the 5 s idle timeout
+            t0 = time.monotonic()
+            with urllib.request.urlopen(url, timeout=5) as r:
+                assert r.status == 200
+                assert b"tcpkeep_build_info" in r.read()
+            latencies.append(time.monotonic() - t0)
+            time.sleep(1)
+        held = established_to(port)
+        assert proc_status(srv.pid, "Threads") == threads
+        grown_kib = proc_status(srv.pid, "VmRSS") - rss
+    finally:
+        slow.close()
+    print(f"scrape latencies with 200 slow clients: {[round(x, 3) for x in latencies]} s; "
+          f"held {held} connections; {slow.refused} refused; RSS +{grown_kib} KiB")
+    if len(sources) == 1:
+        assert held <= 16 + 1 and slow.refused >= 200 - 16
+    else:
+        assert held <= 256 + 1
+    assert grown_kib < 32 * 1024
+
+
+def test_percent_encoded_paths_are_not_metrics(pinned, metrics_server):
+    pinned("--no-defaults")
+    port = quiet_port(24500)
+    metrics_server("--listen", f"127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    assert wait_http(base + "/metrics")[0] == 200
+    for path in ("/metrics%00x", "/metric%73", "/metrics/", "/metrics/../metrics"):
+        assert http_get(base + path)[0] == 404, path
+    assert http_get(base + "/metrics?x=1")[0] == 200
+
+
+def test_a_busy_listen_port_exits_2_before_loading(root):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    before = set(tk_programs())
+    try:
+        p = run_tcpkeep("--no-defaults", "-c", "1", "--listen", f"127.0.0.1:{port}")
+    finally:
+        busy.close()
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "in use" in lines[0], p.stderr
+    assert set(tk_programs()) <= before

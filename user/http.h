@@ -11,10 +11,15 @@ struct tk_http;
 /* Produce a freshly malloc'ed body; 0, or -1 on failure (answered 500). */
 typedef int (*tk_http_body_fn)(void *ctx, char **body, size_t *len);
 
-/* Serve GET /metrics on addr in a thread of its own; NULL after one line
- * on stderr if the address cannot be bound. */
-struct tk_http *tk_http_start(const struct sockaddr *addr, socklen_t len,
-			      tk_http_body_fn fn, void *ctx);
+/*
+ * Bind and listen on addr now, before anything is loaded, so that a busy
+ * port is a usage error that changes nothing. The fd, or -1 with a
+ * one-line reason in err.
+ */
+int tk_http_bind(const struct sockaddr *addr, socklen_t len, char *err, size_t errlen);
+/* Serve GET /metrics on listen_fd (taken over, closed at stop) in
+ * threads of its own; NULL after one line on stderr. */
+struct tk_http *tk_http_start(int listen_fd, tk_http_body_fn fn, void *ctx);
 void tk_http_stop(struct tk_http *h);
 
 #endif
