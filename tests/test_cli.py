@@ -138,6 +138,24 @@ def test_bad_usage_exits_2_with_one_line(args):
     assert p.stdout == ""
 
 
+@pytest.mark.parametrize("args,token", [
+    (["status", "-c", "1"], "option '-c' does not apply"),
+    (["status", "--interval", "2"], "option '--interval' does not apply"),
+    (["pin", "-Zv"], "unknown option '-Z'"),
+    (["run", "--bogus=3"], "unknown option '--bogus'"),
+    (["top", "-i"], "option '-i' needs a value"),
+    (["top", "--interval"], "option '--interval' needs a value"),
+    (["-i", "0x10"], "bad interval '0x10'"),
+    (["-i", "1e2"], "bad interval '1e2'"),
+    (["unpin", "-k", "993"], "option '-k' does not apply"),
+])
+def test_errors_name_the_token_as_typed(args, token):
+    p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, (args, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and token in lines[0], (args, p.stderr)
+
+
 def test_help_has_usage_and_examples():
     p = subprocess.run([TCPKEEP, "--help"], capture_output=True, text=True)
     assert p.returncode == 0

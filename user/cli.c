@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
+#include "http.h"
 #include "loader.h"
 #include "parse.h"
 #include "snapshot.h"
+#include "textfile.h"
 
 void tk_usage(FILE *f)
 {
@@ -195,6 +198,33 @@ static int pick_command(int *argc, char ***argv, int *which)
 	return usage_error("unknown command '%s'", word);
 }
 
+/*
+ * The option as the user wrote it, for messages. argv[optind - 1] is not
+ * it: after "-c 1" that is the value, and inside a cluster ("-Zv") optind
+ * has not moved yet. last is argv[optind - 1], used only for an unknown
+ * long option, which getopt has no other record of.
+ */
+static void option_name(char *buf, size_t len, int c, int li,
+			const struct option *longopts, const char *last)
+{
+	int ch = (c == '?' || c == ':') ? optopt : c;
+
+	if (li >= 0)
+		snprintf(buf, len, "--%s", longopts[li].name);
+	else if (ch > 0 && ch < 128 && ch != '?' && ch != ':' && strncmp(last, "--", 2))
+		snprintf(buf, len, "-%c", ch);
+	else if (ch >= 256 || (ch > 0 && !strncmp(last, "--", 2))) {
+		/* a long option missing its value: optopt is its val */
+		for (const struct option *o = longopts; o->name; o++)
+			if (o->val == ch) {
+				snprintf(buf, len, "--%s", o->name);
+				return;
+			}
+		snprintf(buf, len, "%.*s", (int)strcspn(last, "="), last);
+	} else
+		snprintf(buf, len, "%.*s", (int)strcspn(last, "="), last);
+}
+
 static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int allowed,
 			 char **specs, size_t *nspecs, bool *no_defaults)
 {
@@ -219,13 +249,15 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		{ 0 },
 	};
 	unsigned long n = 0;
-	char err[160];
-	int c;
+	char err[160], name[64];
+	int c, li;
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, NULL)) != -1) {
+	while ((li = -1, c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, &li)) != -1) {
 		unsigned int need = 0;
+
+		option_name(name, sizeof(name), c, li, longopts, argv[optind - 1]);
 
 		switch (c) {
 		case 'i': need = A_INTERVAL; break;
@@ -240,13 +272,12 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case OPT_TEXTFILE: need = A_TEXTFILE; break;
 		case OPT_PORTS: need = A_EXPORT; break;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return usage_error("option '%s' needs a value", name);
 		case '?':
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return usage_error("unknown option '%s'", name);
 		}
 		if (need && !(allowed & need))
-			return usage_error("option '%s' does not apply to this command",
-					   argv[optind - 1]);
+			return usage_error("option '%s' does not apply to this command", name);
 		switch (c) {
 		case 'i':
 			if (tk_parse_seconds(optarg, 0.1, 3600, &o->interval))
@@ -321,6 +352,7 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->interval = 1.0;
+	o->listen_fd = -1;
 	ret = pick_command(&argc, &argv, &which);
 	if (ret)
 		return ret;
@@ -362,8 +394,28 @@ out:
 	return ret;
 }
 
+int tk_check_args(struct tk_opts *o)
+{
+	char err[512];
+
+	if (o->cmd == TK_CMD_HELP || o->cmd == TK_CMD_VERSION)
+		return 0;
+	if (o->textfile && tk_textfile_check(o->textfile, err, sizeof(err)))
+		return usage_error("%s", err);
+	if (o->listen) {
+		o->listen_fd = tk_http_bind((struct sockaddr *)&o->listen_addr, o->listen_len,
+					    err, sizeof(err));
+		if (o->listen_fd < 0)
+			return usage_error("%s", err);
+	}
+	return 0;
+}
+
 void tk_opts_free(struct tk_opts *o)
 {
+	if (o->listen_fd >= 0)
+		close(o->listen_fd);
+	o->listen_fd = -1;
 	free(o->ports);
 	free(o->policy);
 	free(o->del_ports);

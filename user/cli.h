@@ -39,11 +39,18 @@ struct tk_opts {
 	bool listen;		/* --listen given */
 	struct sockaddr_storage listen_addr;
 	unsigned int listen_len;
+	int listen_fd;		/* bound by tk_check_args; -1 before */
 	bool *export_ports;	/* --ports: exported to Prometheus, NULL: all */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */
 int tk_parse_args(int argc, char **argv, struct tk_opts *o);
+/*
+ * The checks that look at the system, made before anything is loaded:
+ * the --textfile path, the --listen address (bound here, kept in
+ * listen_fd). 0, or TK_EXIT_USAGE after printing one line.
+ */
+int tk_check_args(struct tk_opts *o);
 void tk_opts_free(struct tk_opts *o);
 void tk_usage(FILE *f);
 

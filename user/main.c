@@ -86,7 +86,7 @@ static bool is_pinned(void)
 	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
 }
 
-static int cmd_run(const struct tk_opts *o)
+static int cmd_run(struct tk_opts *o)
 {
 	bool enforce = tk_policy_count(o->policy) > 0;
 	char cgroup[4096] = "";
@@ -122,8 +122,8 @@ static int cmd_run(const struct tk_opts *o)
 				  l.eph_lo, l.eph_hi };
 	m = (struct tk_metrics){ &src, o->export_ports, false };
 	if (o->listen) {
-		http = tk_http_start((struct sockaddr *)&o->listen_addr, o->listen_len,
-				     tk_metrics_body, &m);
+		http = tk_http_start(o->listen_fd, tk_metrics_body, &m);
+		o->listen_fd = -1;	/* the endpoint has it now */
 		if (!http)
 			goto cleanup;
 	}
@@ -394,7 +394,7 @@ out:
 	return ret;
 }
 
-static int cmd_metrics(const struct tk_opts *o)
+static int cmd_metrics(struct tk_opts *o)
 {
 	double interval = o->interval_set ? o->interval : 15;
 	struct tk_http *http = NULL;
@@ -421,8 +421,8 @@ static int cmd_metrics(const struct tk_opts *o)
 		goto out;
 	}
 	if (o->listen) {
-		http = tk_http_start((struct sockaddr *)&o->listen_addr, o->listen_len,
-				     tk_metrics_body, &m);
+		http = tk_http_start(o->listen_fd, tk_metrics_body, &m);
+		o->listen_fd = -1;
 		if (!http)
 			goto out;
 		fprintf(stderr, "tcpkeep: serving /metrics; Ctrl-C to stop\n");
@@ -430,11 +430,10 @@ static int cmd_metrics(const struct tk_opts *o)
 	ret = TK_EXIT_OK;
 	while (!stop) {
 		if (o->textfile) {
-			int err = tk_metrics_textfile(&m, o->textfile);
+			char err[512];
 
-			if (err) {
-				fprintf(stderr, "tcpkeep: cannot write %s: %s\n", o->textfile,
-					strerror(-err));
+			if (tk_metrics_textfile(&m, o->textfile, err, sizeof(err))) {
+				fprintf(stderr, "tcpkeep: %s\n", err);
 				ret = TK_EXIT_FAIL;
 				break;
 			}
@@ -457,6 +456,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	ret = tk_parse_args(argc, argv, &opts);
+	if (!ret)
+		ret = tk_check_args(&opts);
 	if (ret)
 		goto out;
 	verbose = opts.verbose;
