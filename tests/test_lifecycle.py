@@ -8,6 +8,7 @@ Needs root. Ports 23001-23099, loopback only.
 Other tools (or other tests running at the same time) may hold tcpkeep
 programs of their own, e.g. a `tcpkeep run`: objects that a live process
 holds an fd of are never counted as the pin's, nor as left behind."""
+import fcntl
 import json
 import os
 import subprocess
@@ -568,6 +569,109 @@ def test_run_while_pinned_is_refused_and_attaches_nothing(lc, args):
     assert_one_attachment(lc.root_cg)
     code2, st2 = status()
     assert code2 == 0 and st2["links"] == st["links"], st2
+
+
+def all_sockops(cg):
+    """Names of every sockops program attached to cg, held or pinned."""
+    return [p.get("name") for p in bpftool("cgroup", "show", cg)
+            if p.get("attach_type") in ("sock_ops", "cgroup_sock_ops")]
+
+
+def run_attached_or_refused(p):
+    """Wait for a `tcpkeep run` on a pipe to say it attached (True) or to
+    exit refusing (False, with its message)."""
+    err = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = p.stderr.readline()
+        err += line
+        if b"attached (" in line:
+            return True, err.decode()
+        if not line:
+            p.wait(timeout=30)
+            return False, err.decode()
+    raise AssertionError("run neither attached nor exited: " + err.decode())
+
+
+def test_run_and_pin_racing_leave_exactly_one_enforcer(lc):
+    """`run` and `pin` started together, ten times: exactly one of them
+    wins, the other refuses naming the winner, and the cgroup never holds
+    two tcpkeep sockops programs. The winner's policy is the one in force."""
+    port = quiet_port(23110, span=8)
+    wins = {"run": 0, "pin": 0}
+    for n in range(10):
+        args = {"run": [TCPKEEP, "run", "--no-defaults", "-k", f"{port}:idle=11",
+                        "-i", "0.2"],
+                "pin": [TCPKEEP, "pin", "--no-defaults", "-k", f"{port}:idle=22"]}
+        order = ["run", "pin"] if n % 2 else ["pin", "run"]
+        procs = {}
+        for what in order:
+            procs[what] = subprocess.Popen(args[what], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE)
+            lc.procs.append(procs[what])
+        run_ok, run_err = run_attached_or_refused(procs["run"])
+        _, pin_err = procs["pin"].communicate(timeout=60)
+        pin_ok = procs["pin"].returncode == 0
+        assert run_ok != pin_ok, (n, run_err, pin_err.decode())
+        assert all_sockops(lc.root_cg) == ["tk_sockops"], (n, attachment_details(lc.root_cg))
+        idle = connect_options(port)[0][1]
+        if run_ok:
+            wins["run"] += 1
+            assert procs["pin"].returncode == 1
+            assert f"tcpkeep run (pid {procs['run'].pid}) is attached" in pin_err.decode()
+            assert idle == 11
+            procs["run"].terminate()
+            assert procs["run"].wait(timeout=30) == 0
+        else:
+            wins["pin"] += 1
+            assert procs["run"].returncode == 1 and "is pinned" in run_err, run_err
+            assert idle == 22
+            unpin()
+        assert settled(lambda: all_sockops(lc.root_cg), []) == [], n
+    print("race winners:", wins)
+
+
+def test_a_second_run_is_refused_and_status_names_the_first(lc):
+    port = quiet_port(23120, span=8)
+    first = subprocess.Popen([TCPKEEP, "run", "--no-defaults", "-k", f"{port}:idle=11",
+                              "-i", "0.2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lc.procs.append(first)
+    assert run_attached_or_refused(first)[0]
+    p = run_tcpkeep("run", "--no-defaults", "-k", f"{port}:idle=33", "-c", "1")
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert lines == [f"tcpkeep: another tcpkeep run (pid {first.pid}) is attached: watch "
+                     "it there, or stop it first"], p.stderr
+    assert all_sockops(lc.root_cg) == ["tk_sockops"]
+    assert connect_options(port)[0][1] == 11
+    code, st = status()
+    assert code == 3 and st["run_pid"] == first.pid, st
+    assert f"tcpkeep run is attached (pid {first.pid})" in run_tcpkeep("status").stdout
+    first.terminate()
+    assert first.wait(timeout=30) == 0
+    code, st = status()
+    assert code == 3 and st["run_pid"] == 0, st
+
+
+def test_status_tells_a_pin_in_progress_from_a_broken_one(lc):
+    """A pin directory without its links is broken (exit 1) unless a pin,
+    unpin or policy change holds the lock: then it is half-way (exit 4)."""
+    pin("--no-defaults")
+    for name in os.listdir(PIN_DIR):
+        if name.startswith("link_"):
+            os.unlink(os.path.join(PIN_DIR, name))
+    assert status()[0] == 1
+    fd = os.open("/run/tcpkeep.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        code, st = status()
+        assert code == 4 and st["state"] == "pin in progress" and not st["active"], st
+        assert "tcpkeep: pin in progress" in run_tcpkeep("status").stdout
+    finally:
+        os.close(fd)
+    assert status()[0] == 1
+    unpin()
+    assert status()[0] == 3
 
 
 # ---------------------------------------------------------------- 8

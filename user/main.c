@@ -86,6 +86,44 @@ static bool is_pinned(void)
 	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
 }
 
+/*
+ * One enforcer per host. A second observer and enforcer beside the pinned
+ * ones, or beside another run, would double the cost and fight over the
+ * options. Under the pin lock (so that no pin is half-way): not pinned,
+ * and no other run. The run lock is then held until exit.
+ */
+static int take_run_lock(void)
+{
+	int lock = tk_pin_lock(), fd;
+	long holder;
+
+	if (lock < 0)
+		return lock;
+	if (is_pinned()) {
+		fprintf(stderr, "tcpkeep: tcpkeep is pinned at %s and already running: watch "
+			"it with tcpkeep top, or tcpkeep unpin first\n", TK_PIN_DIR);
+		fd = -EBUSY;
+	} else {
+		fd = tk_run_lock(&holder);
+		if (fd == -EWOULDBLOCK)
+			fprintf(stderr, "tcpkeep: another tcpkeep run (pid %ld) is attached: watch "
+				"it there, or stop it first\n", holder);
+	}
+	tk_pin_unlock(lock);
+	return fd;
+}
+
+/* pin, under the pin lock: refused while a run is attached. */
+static bool run_attached(void)
+{
+	long holder = tk_run_holder();
+
+	if (holder)
+		fprintf(stderr, "tcpkeep: tcpkeep run (pid %ld) is attached: stop it first; "
+			"one tcpkeep enforces per host\n", holder);
+	return holder != 0;
+}
+
 static int cmd_run(struct tk_opts *o)
 {
 	bool enforce = tk_policy_count(o->policy) > 0;
@@ -94,7 +132,7 @@ static int cmd_run(struct tk_opts *o)
 	struct tk_http *http = NULL;
 	struct tk_source src;
 	struct tk_metrics m;
-	int ret;
+	int ret, run_lock;
 
 	if (enforce) {
 		ret = pick_cgroup(o, cgroup, sizeof(cgroup));
@@ -103,13 +141,9 @@ static int cmd_run(struct tk_opts *o)
 	}
 	if (tk_check_environment())
 		return TK_EXIT_FAIL;
-	/* a second observer and enforcer beside the pinned ones would only
-	 * double the cost and fight over the options */
-	if (is_pinned()) {
-		fprintf(stderr, "tcpkeep: tcpkeep is pinned at %s and already running: watch "
-			"it with tcpkeep top, or tcpkeep unpin first\n", TK_PIN_DIR);
+	run_lock = take_run_lock();
+	if (run_lock < 0)
 		return TK_EXIT_FAIL;
-	}
 	ret = TK_EXIT_FAIL;
 	if (tk_loader_load(&l, enforce ? o->policy : NULL))
 		goto cleanup;
@@ -131,6 +165,7 @@ static int cmd_run(struct tk_opts *o)
 cleanup:
 	tk_http_stop(http);
 	tk_loader_destroy(&l);
+	close(run_lock);	/* after the detach: a pin may come now */
 	return ret;
 }
 
@@ -150,7 +185,7 @@ static int cmd_pin(const struct tk_opts *o)
 	if (lock < 0)
 		return TK_EXIT_FAIL;
 	ret = TK_EXIT_FAIL;
-	if (tk_pin_prepare())
+	if (run_attached() || tk_pin_prepare())
 		goto out;
 	fresh = !is_pinned();
 	if (tk_loader_load(&l, o->policy))
@@ -277,6 +312,8 @@ static int cmd_status(const struct tk_opts *o)
 		return TK_EXIT_FAIL;
 	}
 	st.pinned = p.present;
+	st.changing = tk_pin_lock_busy();
+	st.run_pid = tk_run_holder();
 	st.attach_mode = p.attach_mode;
 	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
 	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -33,30 +34,128 @@ static void pin_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
 }
 
-int tk_pin_lock(void)
+/*
+ * A lock file in /run (root's): created if missing, never followed
+ * through a symlink, and only a regular file of root's is trusted.
+ */
+static int open_lock(const char *path)
 {
-	int fd = open(TK_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", TK_LOCK_FILE,
-			strerror(errno));
+		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	while (flock(fd, LOCK_EX)) {
-		if (errno != EINTR) {
-			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_LOCK_FILE,
-				strerror(errno));
-			close(fd);
-			return -errno;
-		}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0) {
+		fprintf(stderr, "tcpkeep: %s is not a regular file of root's: remove it\n", path);
+		close(fd);
+		return -EPERM;
 	}
 	return fd;
+}
+
+static int take_lock(const char *path, int how)
+{
+	int fd = open_lock(path);
+
+	if (fd < 0)
+		return fd;
+	while (flock(fd, how)) {
+		int err = errno;
+
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return -EWOULDBLOCK;
+		if (err != EINTR) {
+			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", path, strerror(err));
+			return -err;
+		}
+		fd = open_lock(path);
+		if (fd < 0)
+			return fd;
+	}
+	return fd;
+}
+
+int tk_pin_lock(void)
+{
+	return take_lock(TK_LOCK_FILE, LOCK_EX);
 }
 
 void tk_pin_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);	/* releases the flock */
+}
+
+bool tk_pin_lock_busy(void)
+{
+	int fd = take_lock(TK_LOCK_FILE, LOCK_EX | LOCK_NB);
+
+	if (fd >= 0)
+		close(fd);
+	return fd == -EWOULDBLOCK;
+}
+
+/* The run lock is an OFD record lock, not a flock: F_OFD_GETLK can ask
+ * who holds it without taking it, so status never makes a run fail. */
+static int ofd_lock(int fd, short type, int cmd, struct flock *fl)
+{
+	*fl = (struct flock){ .l_type = type, .l_whence = SEEK_SET };
+	return fcntl(fd, cmd, fl);
+}
+
+int tk_run_lock(long *holder)
+{
+	struct flock fl;
+	char buf[32];
+	int fd, n;
+
+	*holder = 0;
+	fd = open_lock(TK_RUN_LOCK_FILE);
+	if (fd < 0)
+		return fd;
+	if (ofd_lock(fd, F_WRLCK, F_OFD_SETLK, &fl)) {
+		int err = errno;
+
+		close(fd);
+		if (err != EAGAIN && err != EACCES) {
+			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_RUN_LOCK_FILE,
+				strerror(err));
+			return -err;
+		}
+		*holder = tk_run_holder();
+		if (!*holder)
+			*holder = -1;
+		return -EWOULDBLOCK;
+	}
+	/* the pid is only for messages */
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) != n) {
+		/* a run without its pid written is still the one run */
+	}
+	return fd;
+}
+
+long tk_run_holder(void)
+{
+	struct flock fl;
+	char buf[32] = "";
+	long pid = -1;
+	int fd = open(TK_RUN_LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	/* the file outlives its holder: only a held lock names a live run */
+	if (ofd_lock(fd, F_WRLCK, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK) {
+		close(fd);
+		return 0;
+	}
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		pid = strtol(buf, NULL, 10);
+	close(fd);
+	return pid > 0 ? pid : -1;
 }
 
 int tk_pin_prepare(void)

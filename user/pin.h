@@ -32,14 +32,27 @@ struct tk_pinned {
 enum { TK_LINK_SET_STATE = 0, TK_LINK_ERROR_REPORT, TK_LINK_SOCKOPS, TK_NLINKS };
 
 #define TK_LOCK_FILE "/run/tcpkeep.lock"
+#define TK_RUN_LOCK_FILE "/run/tcpkeep.run.lock"
 
 /*
- * Serialise everything that changes the pins (pin, unpin, policy set/del):
- * two at once could each take the other's half-done work for a crash.
- * Blocks until the lock is free; returns the fd to pass to tk_pin_unlock.
+ * Serialise everything that changes the pins (pin, unpin, policy set/del)
+ * and the start of a run: two at once could each take the other's
+ * half-done work for a crash. Blocks until the lock is free; returns the
+ * fd to pass to tk_pin_unlock.
  */
 int tk_pin_lock(void);
 void tk_pin_unlock(int fd);
+/* Is a pin, unpin or policy change under way right now? */
+bool tk_pin_lock_busy(void);
+/*
+ * One enforcer per host: a `tcpkeep run` holds this lock for as long as it
+ * is attached, and pin refuses while it is held. Take it without waiting
+ * (under the pin lock): the fd, or -EWOULDBLOCK with the holder's pid
+ * (-1 if unknown) in *holder.
+ */
+int tk_run_lock(long *holder);
+/* The pid of the attached `tcpkeep run`; 0 if there is none. */
+long tk_run_holder(void);
 /* Mount bpffs at /sys/fs/bpf if needed and create the pin dir, mode 0700. */
 int tk_pin_prepare(void);
 /*

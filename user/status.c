@@ -7,11 +7,14 @@
 
 int tk_status_code(const struct tk_status *st)
 {
+	int code = 0;
+
 	if (!st->pinned)
-		return 3;
-	if (!st->set_state_link || (st->sockops_link && st->sockops_defunct))
-		return 1;
-	return 0;
+		code = 3;
+	else if (!st->set_state_link || (st->sockops_link && st->sockops_defunct))
+		code = 1;
+	/* half-way is neither broken nor absent: say so, and let scripts wait */
+	return code && st->changing ? 4 : code;
 }
 
 static const char *state_word(const struct tk_status *st)
@@ -19,6 +22,7 @@ static const char *state_word(const struct tk_status *st)
 	switch (tk_status_code(st)) {
 	case 0: return "active";
 	case 3: return "not pinned";
+	case 4: return "pin in progress";
 	default: return "broken";
 	}
 }
@@ -57,6 +61,9 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	fprintf(f, "kernel:        BTF %s, inet_sock_set_state %s, inet_sk_error_report %s, "
 		"bpffs %s, cgroup v2 %s\n", yes(st->btf), yes(st->tp_set_state),
 		yes(st->tp_error_report), yes(st->bpffs), yes(st->cgroup2));
+	if (st->run_pid)
+		fprintf(f, "run:           tcpkeep run is attached (pid %ld), not pinned\n",
+			st->run_pid);
 	if (!st->pinned)
 		return;
 	fprintf(f, "observer:      %s (link %u)\n", st->attach_mode, st->set_state_link);
@@ -106,6 +113,7 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		state_word(st), tk_status_code(st) == 0 ? "true" : "false",
 		st->pinned ? "true" : "false");
 	json_str(f, st->pin_dir);
+	fprintf(f, ",\"run_pid\":%ld", st->run_pid);
 	fprintf(f, ",\"kernel\":{\"btf\":%s,\"inet_sock_set_state\":%s,"
 		"\"inet_sk_error_report\":%s,\"bpffs\":%s,\"cgroup2\":%s}",
 		st->btf ? "true" : "false", st->tp_set_state ? "true" : "false",

@@ -16,11 +16,14 @@ struct tk_status {
 	const char *cgroup;		/* sockops cgroup path, "" unknown */
 	uint64_t cgroup_id;
 	bool sockops_defunct;
+	bool changing;			/* a pin, unpin or policy change holds the lock */
+	long run_pid;			/* an attached `tcpkeep run`: pid, -1 unknown, 0 none */
 	/* kernel features found */
 	bool btf, tp_set_state, tp_error_report, bpffs, cgroup2;
 };
 
-/* 0: active, 3: not pinned, 1: pinned but broken. */
+/* 0: active, 3: not pinned, 1: pinned but broken, 4: not active while a
+ * pin, unpin or policy change is under way (ask again). */
 int tk_status_code(const struct tk_status *st);
 void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapshot *s);
 void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapshot *s);
