@@ -3,9 +3,16 @@
  * Enforcer: forces keepalive options on connections of ports that have a
  * policy, from the kernel, without touching the application.
  *
- * sockops on a cgroup v2 (the root by default) sets the options on new
- * listeners, accepted and initiated connections; an iter/tcp program
- * (5.15+) sets them on those that existed before tcpkeep attached.
+ * sockops on a cgroup v2 (the root by default) sets the options on
+ * accepted and initiated connections; an iter/tcp program (5.15+) sets
+ * them on those that existed before tcpkeep attached.
+ *
+ * Listeners are never touched. An accepted socket is cloned from its
+ * listener with the listener's options, so options put on a listener
+ * would outlive every later change of policy (off, del, unpin) on all
+ * connections it accepts. Each accepted connection is set on its own
+ * instead, before accept() returns; with no policy, it keeps what the
+ * application gave its listener.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -76,11 +83,11 @@ static __always_inline struct tk_ka_stats *ka_stats_of(__u16 port, __u8 dir)
 }
 
 /*
- * Apply pol, the policy of port, to sk; a listener is not counted as
- * applied. -1 if there is nothing to apply, else the options that failed.
+ * Apply pol, the policy of port, to a connection. -1 if there is nothing
+ * to apply, else the options that failed.
  */
 static __always_inline int apply(void *sk, const struct tk_policy *pol, __u16 port,
-				 __u8 dir, bool listener)
+				 __u8 dir)
 {
 	struct tk_ka_stats *st;
 	int failed;
@@ -89,14 +96,14 @@ static __always_inline int apply(void *sk, const struct tk_policy *pol, __u16 po
 		return -1;
 	st = ka_stats_of(port, dir);
 	failed = set_options(sk, pol, st);
-	if (!failed && !listener && st)
+	if (!failed && st)
 		st->applied++;
 	return failed;
 }
 
-static __always_inline int enforce(void *sk, __u16 port, __u8 dir, bool listener)
+static __always_inline int enforce(void *sk, __u16 port, __u8 dir)
 {
-	return apply(sk, bpf_map_lookup_elem(&policy, &port), port, dir, listener);
+	return apply(sk, bpf_map_lookup_elem(&policy, &port), port, dir);
 }
 
 SEC("sockops")
@@ -108,14 +115,11 @@ int tk_sockops(struct bpf_sock_ops *skops)
 	 * local_port is in host order, remote_port in network order.
 	 */
 	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_LISTEN_CB:
-		enforce(skops, skops->local_port, TK_DIR_IN, true);
-		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		enforce(skops, skops->local_port, TK_DIR_IN, false);
+		enforce(skops, skops->local_port, TK_DIR_IN);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		enforce(skops, bpf_ntohl(skops->remote_port), TK_DIR_OUT, false);
+		enforce(skops, bpf_ntohl(skops->remote_port), TK_DIR_OUT);
 		break;
 	}
 	return 1;
@@ -133,22 +137,23 @@ int tk_iter_existing(struct bpf_iter__tcp *ctx)
 
 	if (!skc)
 		return 0;
-	/* TIME_WAIT and request sockets are not full sockets */
+	/* TIME_WAIT and request sockets are not full sockets; listeners are
+	 * left alone (see above) */
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
 	state = skc->skc_state;
-	if (state != TCP_LISTEN && state != TCP_ESTABLISHED)
+	if (state != TCP_ESTABLISHED)
 		return 0;
 	lport = skc->skc_num;
 	rport = bpf_ntohs(skc->skc_dport);
 
 	/* accepted on a policy port ("in"), else initiated to one ("out") */
 	pol = bpf_map_lookup_elem(&policy, &lport);
-	if (state == TCP_LISTEN || pol)
-		failed = apply(tp, pol, lport, TK_DIR_IN, state == TCP_LISTEN);
+	if (pol)
+		failed = apply(tp, pol, lport, TK_DIR_IN);
 	else
-		failed = enforce(tp, rport, TK_DIR_OUT, false);
+		failed = enforce(tp, rport, TK_DIR_OUT);
 	if (failed == 0)
 		iter_sockets++;
 	else if (failed > 0)

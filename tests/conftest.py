@@ -115,6 +115,29 @@ def keepalive_options(s):
             s.getsockopt(tcp, socket.TCP_USER_TIMEOUT))
 
 
+def set_own_options(s):
+    """Keepalive options an application chose for itself; what getsockopt
+    then reads back."""
+    tcp = socket.IPPROTO_TCP
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(tcp, socket.TCP_KEEPIDLE, 1234)
+    s.setsockopt(tcp, socket.TCP_KEEPINTVL, 23)
+    s.setsockopt(tcp, socket.TCP_KEEPCNT, 4)
+    s.setsockopt(tcp, socket.TCP_USER_TIMEOUT, 56000)
+    return (1, 1234, 23, 4, 56000)
+
+
+def accepted_options(srv):
+    """Options of the accepted end of a new connection to listener srv."""
+    c = socket.create_connection(srv.getsockname(), timeout=10)
+    s, _ = srv.accept()
+    try:
+        return keepalive_options(s)
+    finally:
+        s.close()
+        c.close()
+
+
 def run_tcpkeep(*args, timeout=60):
     """Run tcpkeep with args to the end; the CompletedProcess (text)."""
     return subprocess.run([TCPKEEP, *args], capture_output=True, text=True,

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import TCPKEEP, LoopbackConn, keepalive_options, row
+from conftest import (TCPKEEP, LoopbackConn, accepted_options, keepalive_options, row,
+                      set_own_options)
 
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
@@ -27,12 +28,13 @@ def policy_of(idle, intvl, cnt, user_timeout_s):
     ("cnt=7", policy_of(300, 60, 7, 300 + 60 * 7)),
     ("user-timeout=0", (1, 300, 60, 5, 0)),
 ])
-def test_policy_reaches_both_ends_and_listener(tcpkeep, spec, expected):
+def test_policy_reaches_both_ends_not_the_listener(tcpkeep, spec, expected):
     port = 22001
     tk = tcpkeep("--no-defaults", "-k", f"{port}:{spec}", "-p", str(port))
     c = LoopbackConn(port)
     try:
-        assert keepalive_options(c.srv) == expected
+        # the listener keeps its own: children would inherit anything put there
+        assert keepalive_options(c.srv) == KERNEL_DEFAULT
         assert keepalive_options(c.server) == expected
         assert keepalive_options(c.client) == expected
     finally:
@@ -127,6 +129,25 @@ def test_policy_change_reaches_the_next_connection_without_restart(tcpkeep):
     assert tk.stop() == 0
 
 
+def test_a_listener_keeps_its_own_options_after_run_stops(tcpkeep):
+    """What an application set on its listener is what its connections get
+    once tcpkeep is gone, and what a port without policy gets meanwhile."""
+    port = 22061
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    own = set_own_options(srv)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(8)
+    try:
+        tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=13")
+        assert accepted_options(srv)[:2] == (1, 13)
+        assert keepalive_options(srv) == own
+        assert tk.stop() == 0
+        assert accepted_options(srv) == own
+    finally:
+        srv.close()
+
+
 def test_existing_connections_are_updated_at_attach(tcpkeep):
     port = 22051
     c = LoopbackConn(port)
@@ -136,9 +157,9 @@ def test_existing_connections_are_updated_at_attach(tcpkeep):
         want = policy_of(21, 7, 2, 35)
         assert keepalive_options(c.server) == want
         assert keepalive_options(c.client) == want
-        assert keepalive_options(c.srv) == want
-        # listener + the accepted end + the initiating end
-        assert "keepalive policy set on 3 existing sockets (0 failed)" in tk.stderr
+        assert keepalive_options(c.srv) == KERNEL_DEFAULT
+        # the accepted end + the initiating end; never the listener
+        assert "keepalive policy set on 2 existing sockets (0 failed)" in tk.stderr
         f = tk.frame()
         assert row(f, port, "in")["keepalive"]["applied"] == 1
         assert row(f, port, "out")["keepalive"]["applied"] == 1

@@ -11,13 +11,15 @@ holds an fd of are never counted as the pin's, nor as left behind."""
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import (TCPKEEP, LoopbackConn, cgroup2_root, keepalive_options, programs_gone,
-                      quiet_port, row, run_tcpkeep, tk_programs, trans)
+from conftest import (TCPKEEP, LoopbackConn, accepted_options, cgroup2_root,
+                      keepalive_options, programs_gone, quiet_port, row, run_tcpkeep,
+                      set_own_options, tk_programs, trans)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
 TK_MAPS = {"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy"}
@@ -462,6 +464,54 @@ def test_policy_del_of_a_port_without_policy_changes_nothing(lc):
         assert policy_list() == before, bad
 
 
+def test_listeners_keep_their_own_options_across_set_off_del_unpin(lc):
+    """Real listeners, one with options its application chose and one with
+    none, opened before the pin. tcpkeep never changes them, so every
+    accepted connection gets the policy in force, or, once the policy is
+    off, deleted or unpinned, the application's own options again. A
+    connection already open keeps what tcpkeep gave it."""
+    app_port, plain_port = quiet_port(23130, span=8), quiet_port(23140, span=8)
+    app, plain = socket.socket(), socket.socket()
+    for s, port in ((app, app_port), (plain, plain_port)):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    own = set_own_options(app)
+    for s, port in ((app, app_port), (plain, plain_port)):
+        s.bind(("127.0.0.1", port))
+        s.listen(8)
+    open_conn = None
+    try:
+        def check(app_want, plain_want, stage):
+            assert keepalive_options(app) == own, stage
+            assert keepalive_options(plain) == KERNEL_DEFAULT, stage
+            assert accepted_options(app) == app_want, stage
+            assert accepted_options(plain) == plain_want, stage
+
+        check(own, KERNEL_DEFAULT, "before")
+        pin("--no-defaults", "-k", f"{app_port}:idle=5,intvl=2,cnt=3",
+            "-k", f"{plain_port}:idle=6,intvl=2,cnt=2")
+        check((1, 5, 2, 3, 11000), (1, 6, 2, 2, 10000), "pinned")
+        assert run_tcpkeep("policy", "set", f"{app_port}:idle=60").returncode == 0
+        check((1, 60, 60, 5, 360000), (1, 6, 2, 2, 10000), "set")
+        assert run_tcpkeep("policy", "set", f"{app_port},{plain_port}:off").returncode == 0
+        check(own, KERNEL_DEFAULT, "off")
+        assert run_tcpkeep("policy", "set", f"{app_port}:idle=7").returncode == 0
+        check((1, 7, 60, 5, 307000), KERNEL_DEFAULT, "set again")
+        open_conn = socket.create_connection(app.getsockname(), timeout=10)
+        open_server, _ = app.accept()
+        assert run_tcpkeep("policy", "del", str(app_port)).returncode == 0
+        check(own, KERNEL_DEFAULT, "del")
+        assert keepalive_options(open_server)[:2] == (1, 7)   # open: kept
+        open_server.close()
+        assert run_tcpkeep("policy", "set", f"{app_port},{plain_port}:idle=8").returncode == 0
+        check((1, 8, 60, 5, 308000), (1, 8, 60, 5, 308000), "set before unpin")
+        unpin()
+        check(own, KERNEL_DEFAULT, "unpinned")
+    finally:
+        for s in (app, plain, open_conn):
+            if s:
+                s.close()
+
+
 def test_policy_set_apply_existing_updates_an_established_connection(lc):
     port, other = 23071, 23072
     pin("--no-defaults", "-k", f"{other}:idle=30")
@@ -476,7 +526,7 @@ def test_policy_set_apply_existing_updates_an_established_connection(lc):
         assert p.returncode == 0, p.stderr
         assert "existing sockets" in p.stderr, p.stderr
         assert c.ends() == (want(34, 3, 3), want(34, 3, 3))
-        assert keepalive_options(c.srv) == want(34, 3, 3)
+        assert keepalive_options(c.srv) == KERNEL_DEFAULT   # listeners: never
     finally:
         c.close()
 
