@@ -99,59 +99,65 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int tk_textfile_check(const char *path, char *err, size_t errlen)
+/*
+ * The target's directory, opened, with the target checked in it: the fd,
+ * or -1 with "PREFIX 'path': why" in err.
+ */
+static int open_checked(const char *path, const char *prefix, const char **base, char *err,
+			size_t errlen)
 {
-	const char *base, *why = NULL;
-	char tmp[512];
-	int dirfd, fd, ret;
+	const char *why = NULL;
+	int dirfd = open_parent(path, base);
 
-	dirfd = open_parent(path, &base);
 	if (dirfd < 0) {
-		snprintf(err, errlen, "bad --textfile '%s': %s", path,
+		snprintf(err, errlen, "%s '%s': %s", prefix, path,
 			 dirfd == -EISDIR ? "it names a directory, not a file" :
 			 dirfd == -ENOENT ? "its directory does not exist" :
 			 dirfd == -ENOTDIR ? "a part of its directory is not a directory" :
 			 strerror(-dirfd));
 		return -1;
 	}
-	ret = check_target(dirfd, base, &why);
-	if (ret) {
-		snprintf(err, errlen, "bad --textfile '%s': %s", path, why);
-		goto out;
+	if (check_target(dirfd, *base, &why)) {
+		snprintf(err, errlen, "%s '%s': %s", prefix, path, why);
+		close(dirfd);
+		return -1;
 	}
+	return dirfd;
+}
+
+int tk_textfile_check(const char *path, char *err, size_t errlen)
+{
+	const char *base;
+	char tmp[512];
+	int dirfd, fd;
+
+	dirfd = open_checked(path, "bad --textfile", &base, err, errlen);
+	if (dirfd < 0)
+		return -1;
 	/* can a file be made there at all (not /proc, not read-only)? */
 	fd = create_tmp(dirfd, base, tmp, sizeof(tmp));
 	if (fd < 0) {
 		snprintf(err, errlen, "bad --textfile '%s': cannot create a file in its "
 			 "directory: %s", path, strerror(-fd));
-		ret = -1;
-		goto out;
+		close(dirfd);
+		return -1;
 	}
 	close(fd);
 	unlinkat(dirfd, tmp, 0);
-out:
 	close(dirfd);
-	return ret ? -1 : 0;
+	return 0;
 }
 
 int tk_textfile_write(const char *path, const char *body, size_t len, char *err,
 		      size_t errlen)
 {
-	const char *base, *why = NULL;
+	const char *base;
 	char tmp[512];
 	int dirfd, fd, ret;
 
-	dirfd = open_parent(path, &base);
-	if (dirfd < 0) {
-		snprintf(err, errlen, "cannot open the directory of %s: %s", path,
-			 strerror(-dirfd));
+	dirfd = open_checked(path, "refusing to replace", &base, err, errlen);
+	if (dirfd < 0)
 		return -1;
-	}
-	ret = check_target(dirfd, base, &why);
-	if (ret) {
-		snprintf(err, errlen, "refusing to replace %s: %s", path, why);
-		goto out;
-	}
 	fd = create_tmp(dirfd, base, tmp, sizeof(tmp));
 	if (fd < 0) {
 		ret = fd;
