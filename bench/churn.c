@@ -15,6 +15,12 @@
  * usually closes first, would park ~28k ports in TIME_WAIT within a few
  * seconds and connect() would fail with EADDRNOTAVAIL.
  *
+ * With -f the close is orderly instead, the client first (as a mail client
+ * that logs out): the client closes after connecting, the server reads to
+ * EOF and closes, so the client's end goes through FIN_WAIT1, FIN_WAIT2
+ * and TIME_WAIT (loopback reuses TIME_WAIT ports, net.ipv4.tcp_tw_reuse).
+ * With -n the run ends after exactly N connections instead of -d seconds.
+ *
  * At the end it prints one line of key=value pairs on stdout:
  *   conns=N seconds=S rate=R accepted=A errors=E
  * conns counts connects that succeeded, rate is conns per second.
@@ -51,6 +57,8 @@ struct options {
 	unsigned int threads;
 	double seconds;
 	bool ipv6;
+	bool fin;		/* -f: orderly close, client first */
+	unsigned int count;	/* -n: exactly this many connections, 0: -d */
 };
 
 /* One per client thread, on its own cache line. */
@@ -63,11 +71,13 @@ struct client {
 
 struct acceptor {
 	pthread_t tid;
-	unsigned long accepted;
+	atomic_ulong accepted;
 	int err;
 } __attribute__((aligned(64)));
 
 static atomic_bool stop;
+static atomic_ulong budget;	/* -n: connections left to make */
+static struct options opts;
 static struct sockaddr_storage server_addr;
 static socklen_t server_len;
 static int listen_fd = -1;
@@ -75,10 +85,12 @@ static int listen_fd = -1;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: churn -p PORT [-t THREADS] [-d SECONDS] [-6]\n"
+		"usage: churn -p PORT [-t THREADS] [-d SECONDS | -n COUNT] [-f] [-6]\n"
 		"  -p PORT     port to listen on and connect to (1-65535, required)\n"
 		"  -t THREADS  client threads, 1-%d (default 2)\n"
 		"  -d SECONDS  how long to run, %.2f-%.0f (default 2)\n"
+		"  -n COUNT    make exactly COUNT connections, then stop\n"
+		"  -f          close with FIN, client first (default: RST)\n"
 		"  -6          use ::1 instead of 127.0.0.1\n",
 		MAX_THREADS, MIN_SECONDS, MAX_SECONDS);
 }
@@ -140,7 +152,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->ipv6 = false;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":p:t:d:6h")) != -1) {
+	while ((c = getopt(argc, argv, ":p:t:d:n:f6h")) != -1) {
 		switch (c) {
 		case 'p':
 			if (!parse_uint(optarg, 1, 65535, &o->port))
@@ -154,6 +166,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'd':
 			if (!parse_seconds(optarg, &o->seconds))
 				bad_usage("bad duration '%s', want seconds %.2f-%.0f", optarg, MIN_SECONDS, MAX_SECONDS);
+			break;
+		case 'n':
+			if (!parse_uint(optarg, 1, 100000000, &o->count))
+				bad_usage("bad count '%s', want 1-100000000", optarg);
+			break;
+		case 'f':
+			o->fin = true;
 			break;
 		case '6':
 			o->ipv6 = true;
@@ -229,7 +248,12 @@ static void *acceptor_main(void *arg)
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd >= 0) {
+			char buf[64];
+
 			a->accepted++;
+			/* -f: the client closes first; wait for its FIN */
+			while (opts.fin && (read(fd, buf, sizeof(buf)) > 0 || errno == EINTR))
+				;
 			close(fd);
 			continue;
 		}
@@ -264,21 +288,38 @@ static void *client_main(void *arg)
 	struct client *c = arg;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int fd = socket(server_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd;
+
+		/* -n: claim one of the connections left, or stop */
+		if (opts.count) {
+			unsigned long left = atomic_load(&budget);
+
+			do {
+				if (!left)
+					return NULL;
+			} while (!atomic_compare_exchange_weak(&budget, &left, left - 1));
+		}
+		fd = socket(server_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
 			if (!c->first_errno)
 				c->first_errno = errno;
 			c->errors++;
+			if (opts.count)
+				atomic_fetch_add(&budget, 1);	/* not made: try again */
 			usleep(1000);
 			continue;
 		}
-		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) < 0) {
+		/* -f: no linger, and no send timeout either: a connect that
+		 * timed out would go on in the background, uncounted */
+		if ((!opts.fin && (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) < 0 ||
+				   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) < 0))) {
 			if (!c->first_errno)
 				c->first_errno = errno;
 			c->errors++;
 			close(fd);
+			if (opts.count)
+				atomic_fetch_add(&budget, 1);
 			continue;
 		}
 		if (connect(fd, (struct sockaddr *)&server_addr, server_len) == 0) {
@@ -287,6 +328,8 @@ static void *client_main(void *arg)
 			if (!c->first_errno)
 				c->first_errno = errno;
 			c->errors++;
+			if (opts.count)
+				atomic_fetch_add(&budget, 1);
 			if (errno == EADDRNOTAVAIL)
 				usleep(1000);	/* out of ports: let them drain */
 		}
@@ -308,6 +351,8 @@ int main(int argc, char **argv)
 	int rc = 0, e;
 
 	parse_args(argc, argv, &o);
+	opts = o;
+	atomic_store(&budget, o.count);
 	set_addr(&o);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -342,7 +387,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (!rc) {
+	if (!rc && o.count) {
+		for (i = 0; i < started; i++)
+			pthread_join(clients[i].tid, NULL);
+	} else if (!rc) {
 		dur.tv_sec = (time_t)o.seconds;
 		dur.tv_nsec = (long)((o.seconds - (double)dur.tv_sec) * 1e9);
 		while (nanosleep(&dur, &dur) < 0 && errno == EINTR)
@@ -350,13 +398,26 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&stop, true);
 	for (i = 0; i < started; i++) {
-		pthread_join(clients[i].tid, NULL);
+		if (!o.count || rc)
+			pthread_join(clients[i].tid, NULL);
 		conns += clients[i].conns;
 		errors += clients[i].errors;
 		if (!first_errno)
 			first_errno = clients[i].first_errno;
 	}
 	elapsed = now_s() - t0;
+
+	/* -n: every connection made is accepted and closed in order before
+	 * the listener goes (a shutdown would reset those still queued) */
+	for (double give_up = now_s() + 30; o.count && now_s() < give_up;) {
+		unsigned long n = 0;
+
+		for (i = 0; i < ACCEPTORS; i++)
+			n += atomic_load(&acceptors[i].accepted);
+		if (n >= conns)
+			break;
+		usleep(1000);
+	}
 
 	/* wakes acceptors blocked in accept(): it fails with EINVAL */
 	shutdown(listen_fd, SHUT_RDWR);
