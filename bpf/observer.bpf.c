@@ -6,6 +6,8 @@
  * Two thin entry points share one handler: tp_btf (5.5+, can use
  * socket-local storage) and raw_tp (the fallback, no storage: no
  * lifetimes, direction by the port rule below). User space keeps one.
+ * Each has a second, "nested" program beside it that counts the events
+ * the kernel skips the main one for (see struct tk_nested).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -40,11 +42,21 @@ struct {
 } conns SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tk_nested);
+} nested SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct tk_sk_info);
 } sk_info SEC(".maps");
+
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 static const struct tk_conn_stats zero_conn;
 static const __u64 zero_u64;
@@ -137,8 +149,8 @@ static __always_inline void record_lifetime(const struct tk_sk_info *info)
 		return;
 	}
 	us = (bpf_ktime_get_ns() - info->start_ns) / 1000;
-	st->slots[tk_hist_slot(us)] += 1;
-	st->sum_us += us;
+	tk_add(&st->slots[tk_hist_slot(us)], 1);
+	tk_add(&st->sum_us, us);
 }
 
 static __always_inline int handle_set_state(struct sock *sk, int old, int new,
@@ -186,7 +198,7 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 	tkey.to = new;
 	cnt = tk_lookup_or_init(&transitions, &tkey, &zero_u64);
 	if (cnt)
-		*cnt += 1;
+		tk_add(cnt, 1);
 	else
 		count_uncounted(TK_UNC_TRANS_FULL);
 
@@ -219,22 +231,73 @@ static __always_inline int handle_error_report(struct sock *sk, const bool btf)
 	}
 	st = tk_lookup_or_init(&conns, &key, &zero_conn);
 	if (st)
-		st->dead_peers += 1;
+		tk_add(&st->dead_peers, 1);
 	else
 		count_uncounted(TK_UNC_CONN_FULL);
 	return 0;
 }
 
+/*
+ * The main program: busy is up from its first line to its last. The
+ * kernel raises the program's own guard a few instructions earlier and
+ * lowers it a few later; an event nested in those few instructions is
+ * skipped and not caught, and stays in "missed".
+ */
+static __always_inline int main_set_state(struct sock *sk, int old, int new, const bool btf)
+{
+	const __u32 zero = 0;
+	struct tk_nested *n = bpf_map_lookup_elem(&nested, &zero);
+
+	if (n)
+		WRITE_ONCE(n->busy, 1);
+	handle_set_state(sk, old, new, btf);
+	if (n)
+		WRITE_ONCE(n->busy, 0);
+	return 0;
+}
+
+/*
+ * The second program: it runs after the main one for every event and does
+ * nothing, except while the main one is running on this CPU, when the
+ * kernel is skipping the main one for this event. Before Linux 6.1 the
+ * kernel ran nested programs instead of skipping them: the nested run of
+ * the main program then counts the event itself and lowers busy, so this
+ * one does nothing and nothing is counted twice.
+ */
+static __always_inline int nested_set_state(struct sock *sk, int old, int new,
+					    const bool btf)
+{
+	const __u32 zero = 0;
+	struct tk_nested *n = bpf_map_lookup_elem(&nested, &zero);
+
+	if (!n || !READ_ONCE(n->busy))
+		return 0;
+	n->caught++;
+	return handle_set_state(sk, old, new, btf);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tk_set_state_btf, struct sock *sk, int old, int new)
 {
-	return handle_set_state(sk, old, new, true);
+	return main_set_state(sk, old, new, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tk_set_state_raw, struct sock *sk, int old, int new)
 {
-	return handle_set_state(sk, old, new, false);
+	return main_set_state(sk, old, new, false);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tk_nested_btf, struct sock *sk, int old, int new)
+{
+	return nested_set_state(sk, old, new, true);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tk_nested_raw, struct sock *sk, int old, int new)
+{
+	return nested_set_state(sk, old, new, false);
 }
 
 SEC("tp_btf/inet_sk_error_report")

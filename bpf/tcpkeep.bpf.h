@@ -75,12 +75,19 @@ struct {
 	__type(value, __u64);
 } uncounted SEC(".maps");
 
+/*
+ * Counters shared by programs that can interrupt one another on a CPU (a
+ * softirq run over a task-context run) are added atomically: a plain
+ * load-add-store interrupted between load and store loses the other's add.
+ */
+#define tk_add(p, v) __sync_fetch_and_add((p), (v))
+
 static __always_inline void count_uncounted(__u32 reason)
 {
 	__u64 *v = bpf_map_lookup_elem(&uncounted, &reason);
 
 	if (v)
-		*v += 1;
+		tk_add(v, 1);
 }
 
 #endif /* TCPKEEP_BPF_H */

@@ -49,6 +49,22 @@ enum tk_uncounted {
 	TK_UNC_MAX,
 };
 
+/*
+ * The observer's second program (per CPU, the one entry of the "nested"
+ * array). The kernel skips a tracing program that fires while the same
+ * program is already running on that CPU (its recursion guard; counted in
+ * the program's recursion_misses): softirq work interrupting a run in task
+ * context. The main program raises busy while it runs; the second program
+ * on the same tracepoint, which has its own guard, counts an event only
+ * while busy is up, that is exactly the events the main one is being
+ * skipped for.
+ */
+struct tk_nested {
+	__u32 busy;	/* the main program is running on this CPU */
+	__u32 pad;
+	__u64 caught;	/* events the second program counted instead */
+};
+
 /* Keepalive options, in the order the enforcer sets them. */
 enum tk_ka_opt {
 	TK_OPT_KEEPALIVE = 0,	/* SO_KEEPALIVE */

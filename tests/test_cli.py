@@ -118,7 +118,7 @@ def test_count_exits_by_itself(root):
 def test_sigterm_detaches_everything(tcpkeep):
     tk = tcpkeep()
     mine = tk.programs()
-    assert {"tk_set_state_btf", "tk_error_report_btf"} <= set(mine.values())
+    assert {"tk_set_state_btf", "tk_nested_btf", "tk_error_report_btf"} <= set(mine.values())
     assert tk.stop() == 0
     assert programs_gone(mine)
 

@@ -22,7 +22,7 @@ from conftest import (TCPKEEP, LoopbackConn, accepted_options, cgroup2_root,
                       set_own_options, tk_programs, trans)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
-TK_MAPS = {"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy"}
+TK_MAPS = {"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy", "nested"}
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
 
@@ -200,8 +200,8 @@ def assert_one_attachment(cg, what=""):
     mine = [links[st["links"]["sockops"]]["prog_id"]]
     assert settled(lambda: sockops_on(cg), mine) == mine, \
         (what, cg, st["links"], attachment_details(cg))
-    three = ["tk_error_report_btf", "tk_set_state_btf", "tk_sockops"]
-    assert settled(pinned_links, three) == three, (what, other_tcpkeeps())
+    four = ["tk_error_report_btf", "tk_nested_btf", "tk_set_state_btf", "tk_sockops"]
+    assert settled(pinned_links, four) == four, (what, other_tcpkeeps())
     return code, st
 
 
@@ -537,18 +537,20 @@ def test_status_matches_what_is_attached(lc):
     code, st = status()
     assert code == 3, st
     assert st["state"] == "not pinned" and not st["pinned"] and not st["active"]
-    assert st["links"] == {"set_state": 0, "error_report": 0, "sockops": 0}
+    assert st["links"] == {"set_state": 0, "set_state_nested": 0, "error_report": 0,
+                           "sockops": 0}
 
     pin("--no-defaults", "-k", "23081:idle=70,intvl=8,cnt=2", "-k", "23082:off")
     code, st = status()
     assert code == 0, st
     assert st["state"] == "active" and st["active"] and st["pinned"]
     assert st["pin_path"] == PIN_DIR
-    assert all(st["kernel"].values()), st["kernel"]
+    assert all(v for k, v in st["kernel"].items() if k != "hides_pid1"), st["kernel"]
     assert st["observer"] == "tp_btf"
     links = {l["id"]: l for l in bpftool("link", "show")}
     progs = {p["id"]: p["name"] for p in bpftool("prog", "show")}
-    names = {"set_state": "tk_set_state_btf", "error_report": "tk_error_report_btf",
+    names = {"set_state": "tk_set_state_btf", "set_state_nested": "tk_nested_btf",
+             "error_report": "tk_error_report_btf",
              "sockops": "tk_sockops"}
     for key, name in names.items():
         assert st["links"][key] in links, (key, st["links"])

@@ -66,6 +66,25 @@ bool tk_kernel_has_tracepoint(const char *name)
 	return found;
 }
 
+bool tk_kernel_hides_pid1(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_member *m;
+	const struct btf_type *t;
+	bool found = false;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "bpf_prog_aux", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	m = t ? btf_members(t) : NULL;
+	for (int i = 0; m && i < btf_vlen(t) && !found; i++, m++)
+		found = !strcmp(btf__name_by_offset(btf, m->name_off), "init_owned");
+	btf__free(btf);
+	return found;
+}
+
 /* Maps found pinned in pin_dir are reused, the others pinned there at load. */
 static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
 {
@@ -104,6 +123,8 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 	o->rodata->lifetimes = !l->no_lifetimes;
 	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode);
 	bpf_program__set_autoload(o->progs.tk_set_state_raw, !btf_mode);
+	bpf_program__set_autoload(o->progs.tk_nested_btf, btf_mode);
+	bpf_program__set_autoload(o->progs.tk_nested_raw, !btf_mode);
 	bpf_program__set_autoload(o->progs.tk_error_report_btf, btf_mode && error_report);
 	bpf_program__set_autoload(o->progs.tk_error_report_raw, !btf_mode && error_report);
 	err = observer_bpf__load(o);
@@ -215,7 +236,7 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	bool error_report = tk_kernel_has_tracepoint("inet_sk_error_report");
 	int err;
 
-	l->fds = (struct tk_fds){ -1, -1, -1, -1, -1, {0}, 0 };
+	l->fds = TK_FDS_NONE;
 	tk_ephemeral_range(&l->eph_lo, &l->eph_hi);
 	if (!tk_kernel_has_tracepoint("inet_sock_set_state")) {
 		fprintf(stderr, "tcpkeep: the kernel has no sock:inet_sock_set_state tracepoint "
@@ -245,6 +266,10 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 			"direction by port rule\n");
 	}
 	l->dead_peers_ok = error_report;
+	if (tk_kernel_hides_pid1())
+		fprintf(stderr, "tcpkeep: this kernel never runs tracing programs while a thread "
+			"of PID 1 is on the CPU (bpf_prog_aux.init_owned): transitions the kernel "
+			"handles then are neither counted nor missed\n");
 	if (!error_report)
 		fprintf(stderr, "tcpkeep: no sock:inet_sk_error_report tracepoint (Linux 5.14+): "
 			"dead peers are not counted\n");
@@ -252,6 +277,7 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	l->fds.transitions = bpf_map__fd(l->obs->maps.transitions);
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
 	l->fds.uncounted = bpf_map__fd(l->obs->maps.uncounted);
+	l->fds.nested = bpf_map__fd(l->obs->maps.nested);
 
 	/* run: an empty policy means observer only; pin always loads the
 	 * enforcer so that `policy set` works later without a re-pin */
@@ -275,14 +301,16 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	return 0;
 }
 
-static int attach_prog(struct tk_loader *l, struct bpf_program *prog)
+/* Attach prog; its recursion misses count as missed events if misses. */
+static int attach_prog(struct tk_loader *l, struct bpf_program *prog, bool misses)
 {
 	struct bpf_link *link = bpf_program__attach(prog);
 
 	if (!link)
 		return -errno;
 	l->links[l->nlinks++] = link;
-	l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
+	if (misses)
+		l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
 	return 0;
 }
 
@@ -336,6 +364,13 @@ struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
 	struct bpf_program *p = l->obs->progs.tk_set_state_btf;
 
 	return bpf_program__autoload(p) ? p : l->obs->progs.tk_set_state_raw;
+}
+
+struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
+{
+	struct bpf_program *p = l->obs->progs.tk_nested_btf;
+
+	return bpf_program__autoload(p) ? p : l->obs->progs.tk_nested_raw;
 }
 
 struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)
@@ -414,16 +449,19 @@ int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 
 int tk_loader_attach(struct tk_loader *l, const char *cgroup)
 {
+	/* the nested program's own misses are events the main one counted */
 	struct bpf_program *progs[] = {
 		tk_loader_set_state_prog(l),
+		tk_loader_nested_prog(l),
 		tk_loader_error_report_prog(l),	/* NULL without the tracepoint */
 	};
+	const bool misses[] = { true, false, true };
 	int err;
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		if (!progs[i])
 			continue;
-		err = attach_prog(l, progs[i]);
+		err = attach_prog(l, progs[i], misses[i]);
 		if (err) {
 			fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
 				bpf_program__name(progs[i]), strerror(-err));

@@ -43,6 +43,12 @@ int tk_check_environment(void);
 void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);
 /* Does the kernel's BTF know the tracepoint (btf_trace_NAME)? */
 bool tk_kernel_has_tracepoint(const char *name);
+/*
+ * Does the kernel carry the patch (not upstream; seen on firecracker
+ * builds) that skips every tracing program, uncounted, while a thread of
+ * PID 1 is current? Its mark is bpf_prog_aux.init_owned in BTF.
+ */
+bool tk_kernel_hides_pid1(void);
 /* The cgroup v2 mount point from /proc/self/mountinfo; -ENOENT if none. */
 int tk_cgroup2_root(char *buf, size_t len);
 /* 0 if path is a directory of a cgroup v2 file system; prints one line if not. */
@@ -64,6 +70,7 @@ int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 			   unsigned long long *errors);
 /* The loaded programs by role, for attaching and pinning links. */
 struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l);
+struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l);
 struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l);
 struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l);
 /* Attach sockops to cgroup; prints one line naming the cause on failure. */

@@ -305,6 +305,7 @@ static int cmd_status(const struct tk_opts *o)
 	st.tp_error_report = st.btf && tk_kernel_has_tracepoint("inet_sk_error_report");
 	st.bpffs = statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
 	st.cgroup2 = tk_cgroup2_root(root, sizeof(root)) == 0;
+	st.hides_pid1 = st.btf && tk_kernel_hides_pid1();
 	/* without bpffs there is no pin directory: "not pinned" */
 	err = tk_pinned_open(&p);
 	if (err) {
@@ -318,6 +319,7 @@ static int cmd_status(const struct tk_opts *o)
 	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
 	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];
 	st.sockops_link = p.link_ids[TK_LINK_SOCKOPS];
+	st.nested_link = p.link_ids[TK_LINK_NESTED];
 	st.cgroup = p.cgroup;
 	st.cgroup_id = p.cgroup_id;
 	st.sockops_defunct = p.sockops_defunct;
@@ -339,7 +341,9 @@ static int cmd_status(const struct tk_opts *o)
 
 static int read_policy(const struct tk_pinned *p, struct tk_snapshot *s)
 {
-	struct tk_fds only = { -1, -1, -1, -1, p->fds.policy, {0}, 0 };
+	struct tk_fds only = TK_FDS_NONE;
+
+	only.policy = p->fds.policy;
 
 	tk_snapshot_init(s);
 	return tk_read_maps(&only, s);

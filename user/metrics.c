@@ -30,6 +30,7 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 		o.attached[0] = true;
 		o.attached[1] = m->src->dead_peers_ok;
 		o.attached[2] = m->src->enforcer_ok;
+		o.attached[3] = true;
 	}
 	o.scrape_seconds = tk_mono_now() - t0;
 	*body = NULL;

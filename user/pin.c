@@ -22,11 +22,7 @@
 #define BPFFS "/sys/fs/bpf"
 
 static const char *const link_names[TK_NLINKS] = {
-	"link_set_state", "link_error_report", "link_sockops",
-};
-
-static const char *const map_names[] = {
-	"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy",
+	"link_set_state", "link_error_report", "link_sockops", "link_set_state_nested",
 };
 
 static void pin_path(char *buf, size_t len, const char *name)
@@ -265,6 +261,7 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 		tk_loader_set_state_prog(l),
 		tk_loader_error_report_prog(l),
 		tk_loader_sockops_prog(l),
+		tk_loader_nested_prog(l),
 	};
 	int err;
 
@@ -380,18 +377,19 @@ int tk_pinned_open(struct tk_pinned *p)
 	struct stat st;
 
 	memset(p, 0, sizeof(*p));
-	p->fds = (struct tk_fds){ -1, -1, -1, -1, -1, {0}, 0 };
+	p->fds = TK_FDS_NONE;
 	for (int i = 0; i < TK_NLINKS; i++)
 		p->link_fds[i] = -1;
 	p->attach_mode = "none";
 	if (stat(TK_PIN_DIR, &st))
 		return errno == ENOENT ? 0 : -errno;
 	p->present = true;
-	p->fds.transitions = open_map(map_names[0]);
-	p->fds.conns = open_map(map_names[1]);
-	p->fds.uncounted = open_map(map_names[2]);
-	p->fds.ka_stats = open_map(map_names[4]);
-	p->fds.policy = open_map(map_names[5]);
+	p->fds.transitions = open_map("transitions");
+	p->fds.conns = open_map("conns");
+	p->fds.uncounted = open_map("uncounted");
+	p->fds.ka_stats = open_map("ka_stats");
+	p->fds.policy = open_map("policy");
+	p->fds.nested = open_map("nested");
 
 	for (int i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
@@ -408,8 +406,12 @@ int tk_pinned_open(struct tk_pinned *p)
 		p->link_ids[i] = info.id;
 		p->prog_ids[i] = info.prog_id;
 		pfd = bpf_prog_get_fd_by_id(info.prog_id);
-		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
+		/* the nested program's own misses are events the main one
+		 * counted: not missed */
+		if (pfd >= 0 && i != TK_LINK_NESTED && p->fds.nprogs < TK_MAX_PROGS)
 			p->fds.progs[p->fds.nprogs++] = pfd;
+		else if (pfd >= 0 && i == TK_LINK_NESTED)
+			close(pfd);
 		if (i == TK_LINK_SET_STATE && pfd >= 0) {
 			struct bpf_prog_info pinfo = {};
 			__u32 len = sizeof(pinfo);
@@ -432,7 +434,7 @@ int tk_pinned_open(struct tk_pinned *p)
 void tk_pinned_close(struct tk_pinned *p)
 {
 	int *fds[] = { &p->fds.transitions, &p->fds.conns, &p->fds.uncounted,
-		       &p->fds.ka_stats, &p->fds.policy };
+		       &p->fds.ka_stats, &p->fds.policy, &p->fds.nested };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -445,7 +447,7 @@ void tk_pinned_close(struct tk_pinned *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void tk_pinned_attached(bool out[3])
+void tk_pinned_attached(bool out[TK_NLINKS])
 {
 	for (int i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The pinned layout under /sys/fs/bpf/tcpkeep, a stable interface:
- *   maps   transitions conns uncounted sk_info ka_stats policy
- *   links  link_set_state link_error_report link_sockops
+ *   maps   transitions conns uncounted sk_info ka_stats policy nested
+ *   links  link_set_state link_error_report link_sockops link_set_state_nested
  */
 #ifndef TK_PIN_H
 #define TK_PIN_H
@@ -16,20 +16,27 @@
 struct tk_loader;
 struct tk_policy_table;
 
+enum {
+	TK_LINK_SET_STATE = 0,
+	TK_LINK_ERROR_REPORT,
+	TK_LINK_SOCKOPS,
+	TK_LINK_NESTED,		/* the set_state program's nested catcher */
+	TK_NLINKS,
+};
+
 /* What is pinned, opened for reading (top, status, policy). */
 struct tk_pinned {
 	bool present;			/* the pin directory exists */
 	struct tk_fds fds;		/* maps and the programs behind the links */
-	int link_fds[3];		/* set_state, error_report, sockops; -1: absent */
-	uint32_t link_ids[3];
-	uint32_t prog_ids[3];
+	int link_fds[TK_NLINKS];	/* by enum below; -1: absent */
+	uint32_t link_ids[TK_NLINKS];
+	uint32_t prog_ids[TK_NLINKS];
 	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
 	uint64_t cgroup_id;		/* of the sockops link; 0: defunct */
 	char cgroup[4096];		/* its path, "" if not found */
 	bool sockops_defunct;
 };
 
-enum { TK_LINK_SET_STATE = 0, TK_LINK_ERROR_REPORT, TK_LINK_SOCKOPS, TK_NLINKS };
 
 #define TK_LOCK_FILE "/run/tcpkeep.lock"
 #define TK_RUN_LOCK_FILE "/run/tcpkeep.run.lock"
@@ -66,8 +73,8 @@ int tk_unpin(bool *had);
 /* Open what is pinned. present=false (and 0) when nothing is. */
 int tk_pinned_open(struct tk_pinned *p);
 void tk_pinned_close(struct tk_pinned *p);
-/* Which pinned programs are attached right now: set_state, error_report,
- * sockops (a defunct sockops link counts as detached). */
-void tk_pinned_attached(bool out[3]);
+/* Which pinned programs are attached right now, by the enum above (a
+ * defunct sockops link counts as detached). */
+void tk_pinned_attached(bool out[TK_NLINKS]);
 
 #endif

@@ -159,6 +159,18 @@ int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
 		free(vals);
 	}
 
+	if (fds->nested >= 0 && ncpu > 0) {
+		struct tk_nested *vals = calloc((size_t)ncpu, sizeof(*vals));
+		__u32 zero = 0;
+
+		if (!vals)
+			return -ENOMEM;
+		if (!bpf_map_lookup_elem(fds->nested, &zero, vals))
+			for (int c = 0; c < ncpu; c++)
+				s->nested_caught += vals[c].caught;
+		free(vals);
+	}
+
 	s->recursion_misses = 0;
 	for (int i = 0; i < fds->nprogs; i++) {
 		struct bpf_prog_info info = {};

@@ -22,7 +22,7 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur,
 struct tk_prom_opts {
 	const bool *ports;		/* exported ports; the rest fold into "other"; NULL: all */
 	const char *version, *libbpf_version;
-	bool attached[3];		/* set_state, error_report, sockops */
+	bool attached[4];		/* set_state, error_report, sockops, nested */
 	double scrape_seconds;
 };
 

@@ -113,9 +113,10 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 		when, cur->mono_s, dt, cur->attach_mode, cur->enforcer_ok ? "true" : "false",
 		cur->states_ok ? "true" : "false", cur->dead_peers_ok ? "true" : "false");
 	fprintf(f, "\"missed\":%llu,\"missed_detail\":{\"kernel_skipped\":%llu,"
+		"\"nested_caught\":%llu,"
 		"\"transitions_map_full\":%llu,\"conns_map_full\":%llu,"
 		"\"keepalive_map_full\":%llu},\"unattributed\":%llu,\"rows\":[",
-		U(tk_snapshot_missed(cur)), U(cur->recursion_misses),
+		U(tk_snapshot_missed(cur)), U(cur->recursion_misses), U(cur->nested_caught),
 		U(cur->uncounted[TK_UNC_TRANS_FULL]), U(cur->uncounted[TK_UNC_CONN_FULL]),
 		U(cur->uncounted[TK_UNC_KA_FULL]), U(cur->uncounted[TK_UNC_UNATTRIBUTED]));
 	for (size_t i = 0; i < cur->nrows; i++) {

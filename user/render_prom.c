@@ -244,19 +244,23 @@ static void label_value(FILE *f, const char *v)
 
 static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o)
 {
-	static const char *const progs[] = { "set_state", "error_report", "sockops" };
+	static const char *const progs[] = { "set_state", "error_report", "sockops",
+					     "set_state_nested" };
 	char num[40];
 
 	family(f, "tcpkeep_missed_events_total", "counter",
-	       "Events not counted: skipped by the kernel (recursion) or a full map.");
+	       "Events not counted: skipped by the kernel (recursion) and not caught, or a full map.");
 	fprintf(f, "tcpkeep_missed_events_total %llu\n", U(tk_snapshot_missed(s)));
+	family(f, "tcpkeep_nested_events_caught_total", "counter",
+	       "Events the kernel skipped the observer for, counted by its nested program.");
+	fprintf(f, "tcpkeep_nested_events_caught_total %llu\n", U(s->nested_caught));
 	family(f, "tcpkeep_unattributed_transitions_total", "counter",
 	       "Transitions of sockets with no service port (both ports ephemeral).");
 	fprintf(f, "tcpkeep_unattributed_transitions_total %llu\n",
 		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
 	family(f, "tcpkeep_bpf_program_attached", "gauge",
 	       "1 if the BPF program is attached, 0 if not.");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", progs[i],
 			o->attached[i] ? 1 : 0);
 	family(f, "tcpkeep_build_info", "gauge", "tcpkeep's version and libbpf's, always 1.");

@@ -132,9 +132,16 @@ void tk_row_totals(const struct tk_row *r, struct tk_totals *t)
 		   r->trans[TK_CLOSE_WAIT][TK_CLOSE] + r->trans[TK_FIN_WAIT1][TK_CLOSE];
 }
 
+uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s)
+{
+	/* caught is read before the misses, and each catch follows a miss */
+	return s->recursion_misses > s->nested_caught ?
+	       s->recursion_misses - s->nested_caught : 0;
+}
+
 uint64_t tk_snapshot_missed(const struct tk_snapshot *s)
 {
-	return s->recursion_misses + s->uncounted[TK_UNC_TRANS_FULL] +
+	return tk_snapshot_kernel_missed(s) + s->uncounted[TK_UNC_TRANS_FULL] +
 	       s->uncounted[TK_UNC_CONN_FULL] + s->uncounted[TK_UNC_KA_FULL];
 }
 

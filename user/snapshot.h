@@ -57,7 +57,8 @@ struct tk_snapshot {
 	bool states_ok;			/* sock_diag answered */
 	bool dead_peers_ok;		/* inet_sk_error_report attached */
 	bool enforcer_ok;		/* sockops attached */
-	uint64_t recursion_misses;	/* events the kernel skipped */
+	uint64_t recursion_misses;	/* events the kernel skipped a program for */
+	uint64_t nested_caught;		/* of those, counted by the nested program */
 	uint64_t uncounted[TK_UNC_MAX];
 	size_t nrows, cap;
 	struct tk_row *rows;
@@ -76,6 +77,9 @@ void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports);
 /* Busiest first: by transitions since prev (if given), then in total. */
 void tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev);
 
+/* Events skipped by the kernel and not caught by the nested program. */
+uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s);
+/* Those, and events a full map had no room for. */
 uint64_t tk_snapshot_missed(const struct tk_snapshot *s);
 uint64_t tk_row_transitions(const struct tk_row *r);
 uint64_t tk_row_hist_count(const struct tk_row *r);

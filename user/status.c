@@ -61,12 +61,16 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	fprintf(f, "kernel:        BTF %s, inet_sock_set_state %s, inet_sk_error_report %s, "
 		"bpffs %s, cgroup v2 %s\n", yes(st->btf), yes(st->tp_set_state),
 		yes(st->tp_error_report), yes(st->bpffs), yes(st->cgroup2));
+	if (st->hides_pid1)
+		fprintf(f, "               tracing programs never run while PID 1 is on the CPU: "
+			"what the kernel does then is not counted\n");
 	if (st->run_pid)
 		fprintf(f, "run:           tcpkeep run is attached (pid %ld), not pinned\n",
 			st->run_pid);
 	if (!st->pinned)
 		return;
-	fprintf(f, "observer:      %s (link %u)\n", st->attach_mode, st->set_state_link);
+	fprintf(f, "observer:      %s (link %u, nested link %u)\n", st->attach_mode,
+		st->set_state_link, st->nested_link);
 	if (st->error_report_link)
 		fprintf(f, "dead peers:    counted (link %u)\n", st->error_report_link);
 	else
@@ -82,8 +86,8 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
 		"%llu keepalive applied, %llu dead peers\n", U(t.transitions), U(t.opened),
 		U(t.closed), U(t.reset), U(t.applied), U(t.dead_peers));
-	fprintf(f, "missed:        %llu (kernel skipped %llu)  unattributed %llu\n",
-		U(tk_snapshot_missed(s)), U(s->recursion_misses),
+	fprintf(f, "missed:        %llu (kernel skipped %llu, caught %llu)  unattributed %llu\n",
+		U(tk_snapshot_missed(s)), U(s->recursion_misses), U(s->nested_caught),
 		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
 	fprintf(f, "policy:        %zu port%s\n", s->npolicy, s->npolicy == 1 ? "" : "s");
 	if (s->npolicy)
@@ -115,13 +119,13 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	json_str(f, st->pin_dir);
 	fprintf(f, ",\"run_pid\":%ld", st->run_pid);
 	fprintf(f, ",\"kernel\":{\"btf\":%s,\"inet_sock_set_state\":%s,"
-		"\"inet_sk_error_report\":%s,\"bpffs\":%s,\"cgroup2\":%s}",
+		"\"inet_sk_error_report\":%s,\"bpffs\":%s,\"cgroup2\":%s,\"hides_pid1\":%s}",
 		st->btf ? "true" : "false", st->tp_set_state ? "true" : "false",
 		st->tp_error_report ? "true" : "false", st->bpffs ? "true" : "false",
-		st->cgroup2 ? "true" : "false");
-	fprintf(f, ",\"observer\":\"%s\",\"links\":{\"set_state\":%u,\"error_report\":%u,"
-		"\"sockops\":%u}", st->attach_mode, st->set_state_link, st->error_report_link,
-		st->sockops_link);
+		st->cgroup2 ? "true" : "false", st->hides_pid1 ? "true" : "false");
+	fprintf(f, ",\"observer\":\"%s\",\"links\":{\"set_state\":%u,\"set_state_nested\":%u,"
+		"\"error_report\":%u,\"sockops\":%u}", st->attach_mode, st->set_state_link,
+		st->nested_link, st->error_report_link, st->sockops_link);
 	fputs(",\"cgroup\":", f);
 	if (st->sockops_link) {
 		json_str(f, st->cgroup);
@@ -134,8 +138,9 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		"\"reset\":%llu,\"keepalive_applied\":%llu,\"dead_peers\":%llu}",
 		U(t.transitions), U(t.opened), U(t.closed), U(t.reset), U(t.applied),
 		U(t.dead_peers));
-	fprintf(f, ",\"missed\":%llu,\"unattributed\":%llu,\"policy\":",
-		U(tk_snapshot_missed(s)), U(s->uncounted[TK_UNC_UNATTRIBUTED]));
+	fprintf(f, ",\"missed\":%llu,\"nested_caught\":%llu,\"unattributed\":%llu,\"policy\":",
+		U(tk_snapshot_missed(s)), U(s->nested_caught),
+		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
 	tk_render_policy_json(f, s);
 	fputs("}\n", f);
 }

@@ -12,7 +12,7 @@ struct tk_status {
 	bool pinned;
 	const char *pin_dir;
 	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
-	uint32_t set_state_link, error_report_link, sockops_link;	/* ids, 0: none */
+	uint32_t set_state_link, error_report_link, sockops_link, nested_link;	/* 0: none */
 	const char *cgroup;		/* sockops cgroup path, "" unknown */
 	uint64_t cgroup_id;
 	bool sockops_defunct;
@@ -20,6 +20,7 @@ struct tk_status {
 	long run_pid;			/* an attached `tcpkeep run`: pid, -1 unknown, 0 none */
 	/* kernel features found */
 	bool btf, tp_set_state, tp_error_report, bpffs, cgroup2;
+	bool hides_pid1;	/* tracing never runs while PID 1 is current */
 };
 
 /* 0: active, 3: not pinned, 1: pinned but broken, 4: not active while a
