@@ -148,6 +148,8 @@ def test_bad_usage_exits_2_with_one_line(args):
     (["-i", "0x10"], "bad interval '0x10'"),
     (["-i", "1e2"], "bad interval '1e2'"),
     (["unpin", "-k", "993"], "option '-k' does not apply"),
+    (["--json=1"], "option '--json' takes no value"),
+    (["--jsonx"], "unknown option '--jsonx'"),
 ])
 def test_errors_name_the_token_as_typed(args, token):
     p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=30)

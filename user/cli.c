@@ -275,6 +275,11 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case ':':
 			return usage_error("option '%s' needs a value", name);
 		case '?':
+			/* "--json=1": a known option given a value it does not take */
+			if (!strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
+				for (const struct option *lo = longopts; lo->name; lo++)
+					if (!strcmp(name + 2, lo->name))
+						return usage_error("option '%s' takes no value", name);
 			return usage_error("unknown option '%s'", name);
 		}
 		if (need && !(allowed & need))
