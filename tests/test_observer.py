@@ -258,7 +258,7 @@ class Pid1Events:
         with open("/proc/sys/kernel/ns_last_pid") as f:
             first_new = int(f.read()) + 1
         self.write("options/record-tgid", "1")
-        self.write("buffer_size_kb", "8192")
+        self.write("buffer_size_kb", "32768")
         self.write("events/sock/inet_sock_set_state/filter",
                    f"(sport == {port} || dport == {port}) && common_pid < {first_new}")
         self.write("events/sock/inet_sock_set_state/enable", "1")
@@ -275,9 +275,10 @@ class Pid1Events:
             with open(os.path.join(self.dir, "per_cpu", cpu, "stats")) as f:
                 stats = dict(line.split(":", 1) for line in f if ":" in line)
             assert int(stats["overrun"]) == 0, ("ftrace lost events", cpu, stats)
-        found = {}
+        found, self.lines = {}, 0
         with open(os.path.join(self.dir, "trace")) as f:
             for line in f:
+                self.lines += 1
                 m = re.search(r"-\d+\s+\(\s*(\d+)\).*oldstate=TCP_(\w+) newstate=TCP_(\w+)",
                               line)
                 if m and m.group(1) == "1":
@@ -364,6 +365,7 @@ def test_fin_close_200000_connections_counted_plus_missed_is_exact(tcpkeep):
               for k in f1["missed_detail"]}
     short = {k: v - counted.get(k, 0) for k, v in expected.items() if counted.get(k, 0) != v}
     print(f"{n} FIN-close connections: missed {d_missed} {detail}, short {short}, "
-          f"in PID 1's context {in_pid1} (hidden from BPF: {hides_pid1})")
+          f"in PID 1's context {in_pid1} (hidden from BPF: {hides_pid1}; "
+          f"ftrace recorded {pid1.lines} lines)")
     assert sum(counted.values()) + d_unattributed + d_missed + hidden == \
         sum(expected.values()), (short, d_missed, detail, d_unattributed, in_pid1)
