@@ -52,26 +52,38 @@ void tk_ephemeral_range(uint16_t *lo, uint16_t *hi)
 	fclose(f);
 }
 
+/*
+ * The kernel's BTF, parsed once per process (several megabytes): every
+ * feature question below asks it, and it does not change while we run.
+ */
+static const struct btf *kernel_btf(void)
+{
+	static struct btf *btf;
+	static bool tried;
+
+	if (!tried) {
+		tried = true;
+		btf = btf__load_vmlinux_btf();
+	}
+	return btf;
+}
+
 bool tk_kernel_has_tracepoint(const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf *btf = kernel_btf();
 	char typedef_name[128];
-	bool found;
 
 	if (!btf)
 		return false;
 	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", name);
-	found = btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF) >= 0;
-	btf__free(btf);
-	return found;
+	return btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF) >= 0;
 }
 
 bool tk_kernel_hides_pid1(void)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf *btf = kernel_btf();
 	const struct btf_member *m;
 	const struct btf_type *t;
-	bool found = false;
 	int id;
 
 	if (!btf)
@@ -79,10 +91,10 @@ bool tk_kernel_hides_pid1(void)
 	id = btf__find_by_name_kind(btf, "bpf_prog_aux", BTF_KIND_STRUCT);
 	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	m = t ? btf_members(t) : NULL;
-	for (int i = 0; m && i < btf_vlen(t) && !found; i++, m++)
-		found = !strcmp(btf__name_by_offset(btf, m->name_off), "init_owned");
-	btf__free(btf);
-	return found;
+	for (int i = 0; m && i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), "init_owned"))
+			return true;
+	return false;
 }
 
 /* Maps found pinned in pin_dir are reused, the others pinned there at load. */
