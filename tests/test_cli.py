@@ -142,6 +142,8 @@ def test_bad_usage_exits_2_with_one_line(args):
     (["status", "-c", "1"], "option '-c' does not apply"),
     (["status", "--interval", "2"], "option '--interval' does not apply"),
     (["pin", "-Zv"], "unknown option '-Z'"),
+    (["--json", "-Zv"], "unknown option '-Z'"),
+    (["--no-def=1"], "option '--no-defaults' takes no value"),
     (["run", "--bogus=3"], "unknown option '--bogus'"),
     (["top", "-i"], "option '-i' needs a value"),
     (["top", "--interval"], "option '--interval' needs a value"),

@@ -200,30 +200,38 @@ static int pick_command(int *argc, char ***argv, int *which)
 }
 
 /*
- * The option as the user wrote it, for messages. argv[optind - 1] is not
- * it: after "-c 1" that is the value, and inside a cluster ("-Zv") optind
- * has not moved yet. last is argv[optind - 1], used only for an unknown
- * long option, which getopt has no other record of.
+ * The option as the user wrote it, for messages; returns whether it was a
+ * long option that getopt knew (so a '?' for it means "given a value it
+ * does not take"). argv[optind - 1] is not the option: after "-c 1" it is
+ * the value, and inside a cluster ("-Zv") optind has not moved yet. It is
+ * only used, as last, when it is the long option that failed: then getopt
+ * left optopt as that option's val (0 if unknown or ambiguous).
  */
-static void option_name(char *buf, size_t len, int c, int li,
+static bool option_name(char *buf, size_t len, int c, int li,
 			const struct option *longopts, const char *last)
 {
 	int ch = (c == '?' || c == ':') ? optopt : c;
+	size_t n = strcspn(last, "=");
 
-	if (li >= 0)
+	if (li >= 0) {
 		snprintf(buf, len, "--%s", longopts[li].name);
-	else if (ch > 0 && ch < 128 && ch != '?' && ch != ':' && strncmp(last, "--", 2))
-		snprintf(buf, len, "-%c", ch);
-	else if (ch >= 256 || (ch > 0 && !strncmp(last, "--", 2))) {
-		/* a long option missing its value: optopt is its val */
-		for (const struct option *o = longopts; o->name; o++)
-			if (o->val == ch) {
+		return true;
+	}
+	if (!strncmp(last, "--", 2)) {
+		/* the val and an abbreviation of the name must both match:
+		 * else last is an earlier word and the error is a short one */
+		for (const struct option *o = longopts; o->name && ch; o++)
+			if (o->val == ch && n > 2 && !strncmp(o->name, last + 2, n - 2)) {
 				snprintf(buf, len, "--%s", o->name);
-				return;
+				return true;
 			}
-		snprintf(buf, len, "%.*s", (int)strcspn(last, "="), last);
-	} else
-		snprintf(buf, len, "%.*s", (int)strcspn(last, "="), last);
+		if (!ch) {
+			snprintf(buf, len, "%.*s", (int)n, last);
+			return false;
+		}
+	}
+	snprintf(buf, len, "-%c", ch);
+	return false;
 }
 
 static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int allowed,
@@ -251,6 +259,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 	};
 	unsigned long n = 0;
 	char err[160], name[64];
+	bool known_long;
 	int c, li;
 
 	opterr = 0;
@@ -258,7 +267,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 	while ((li = -1, c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, &li)) != -1) {
 		unsigned int need = 0;
 
-		option_name(name, sizeof(name), c, li, longopts, argv[optind - 1]);
+		known_long = option_name(name, sizeof(name), c, li, longopts, argv[optind - 1]);
 
 		switch (c) {
 		case 'i': need = A_INTERVAL; break;
@@ -275,11 +284,8 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case ':':
 			return usage_error("option '%s' needs a value", name);
 		case '?':
-			/* "--json=1": a known option given a value it does not take */
-			if (!strncmp(argv[optind - 1], "--", 2) && strchr(argv[optind - 1], '='))
-				for (const struct option *lo = longopts; lo->name; lo++)
-					if (!strcmp(name + 2, lo->name))
-						return usage_error("option '%s' takes no value", name);
+			if (known_long)	/* "--json=1" */
+				return usage_error("option '%s' takes no value", name);
 			return usage_error("unknown option '%s'", name);
 		}
 		if (need && !(allowed & need))
