@@ -9,6 +9,8 @@
 #include "render.h"
 #include "textfile.h"
 
+_Static_assert(TK_PROM_PROGS == TK_NLINKS, "one exported program per pinned link");
+
 int tk_metrics_body(void *ctx, char **body, size_t *len)
 {
 	const struct tk_metrics *m = ctx;
@@ -27,10 +29,10 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 	if (m->pinned) {
 		tk_pinned_attached(o.attached);
 	} else {
-		o.attached[0] = true;
-		o.attached[1] = m->src->dead_peers_ok;
-		o.attached[2] = m->src->enforcer_ok;
-		o.attached[3] = true;
+		o.attached[TK_LINK_SET_STATE] = true;
+		o.attached[TK_LINK_ERROR_REPORT] = m->src->dead_peers_ok;
+		o.attached[TK_LINK_SOCKOPS] = m->src->enforcer_ok;
+		o.attached[TK_LINK_NESTED] = true;
 	}
 	o.scrape_seconds = tk_mono_now() - t0;
 	*body = NULL;

@@ -60,16 +60,12 @@ static int take_lock(const char *path, int how)
 	while (flock(fd, how)) {
 		int err = errno;
 
+		if (err == EINTR)
+			continue;
 		close(fd);
-		if (err == EWOULDBLOCK)
-			return -EWOULDBLOCK;
-		if (err != EINTR) {
+		if (err != EWOULDBLOCK)
 			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", path, strerror(err));
-			return -err;
-		}
-		fd = open_lock(path);
-		if (fd < 0)
-			return fd;
+		return -err;
 	}
 	return fd;
 }
@@ -405,13 +401,13 @@ int tk_pinned_open(struct tk_pinned *p)
 			continue;
 		p->link_ids[i] = info.id;
 		p->prog_ids[i] = info.prog_id;
-		pfd = bpf_prog_get_fd_by_id(info.prog_id);
 		/* the nested program's own misses are events the main one
-		 * counted: not missed */
-		if (pfd >= 0 && i != TK_LINK_NESTED && p->fds.nprogs < TK_MAX_PROGS)
+		 * counted: not missed, so its program is not read */
+		if (i == TK_LINK_NESTED)
+			continue;
+		pfd = bpf_prog_get_fd_by_id(info.prog_id);
+		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
 			p->fds.progs[p->fds.nprogs++] = pfd;
-		else if (pfd >= 0 && i == TK_LINK_NESTED)
-			close(pfd);
 		if (i == TK_LINK_SET_STATE && pfd >= 0) {
 			struct bpf_prog_info pinfo = {};
 			__u32 len = sizeof(pinfo);

@@ -244,8 +244,8 @@ static void label_value(FILE *f, const char *v)
 
 static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o)
 {
-	static const char *const progs[] = { "set_state", "error_report", "sockops",
-					     "set_state_nested" };
+	static const char *const progs[TK_PROM_PROGS] = { "set_state", "error_report", "sockops",
+							  "set_state_nested" };
 	char num[40];
 
 	family(f, "tcpkeep_missed_events_total", "counter",
@@ -260,7 +260,7 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
 	family(f, "tcpkeep_bpf_program_attached", "gauge",
 	       "1 if the BPF program is attached, 0 if not.");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < TK_PROM_PROGS; i++)
 		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", progs[i],
 			o->attached[i] ? 1 : 0);
 	family(f, "tcpkeep_build_info", "gauge", "tcpkeep's version and libbpf's, always 1.");
