@@ -2,6 +2,7 @@
 """The observer against the real kernel: exact counts, directions, IPv6,
 refused and reset connections, lifetimes, current states. Needs root.
 Each test uses its own ports (21xxx) on loopback only."""
+import functools
 import os
 import re
 import socket
@@ -228,6 +229,7 @@ def netstat(text):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_hides_pid1():
     """Some kernels (this project's test machines run one) carry a patch
     that never runs BPF tracing programs while a thread of PID 1 is on the
@@ -254,14 +256,18 @@ class Pid1Events:
             subprocess.run(["mount", "-t", "tracefs", "tracefs", self.TRACEFS], check=True)
             self.mounted = True
         self.dir = os.path.join(self.TRACEFS, "instances", f"tcpkeep-test-{os.getpid()}")
-        os.mkdir(self.dir)
-        with open("/proc/sys/kernel/ns_last_pid") as f:
-            first_new = int(f.read()) + 1
-        self.write("options/record-tgid", "1")
-        self.write("buffer_size_kb", "32768")
-        self.write("events/sock/inet_sock_set_state/filter",
-                   f"(sport == {port} || dport == {port}) && common_pid < {first_new}")
-        self.write("events/sock/inet_sock_set_state/enable", "1")
+        try:
+            os.mkdir(self.dir)
+            with open("/proc/sys/kernel/ns_last_pid") as f:
+                first_new = int(f.read()) + 1
+            self.write("options/record-tgid", "1")
+            self.write("buffer_size_kb", "32768")
+            self.write("events/sock/inet_sock_set_state/filter",
+                       f"(sport == {port} || dport == {port}) && common_pid < {first_new}")
+            self.write("events/sock/inet_sock_set_state/enable", "1")
+        except BaseException:
+            self.close()    # the caller gets no object to close
+            raise
 
     def write(self, name, value):
         with open(os.path.join(self.dir, name), "w") as f:
