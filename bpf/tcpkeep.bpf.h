@@ -36,24 +36,37 @@ static __always_inline __u32 tk_log2l(__u64 v)
 	return hi ? tk_log2(hi) + 32 : tk_log2(v);
 }
 
-/* Histogram slot of a lifetime in microseconds; the last slot is overflow. */
-static __always_inline __u32 tk_hist_slot(__u64 us)
-{
-	__u32 slot = tk_log2l(us);
+/*
+ * Clamp v to at most max on the register that holds it. Older verifiers
+ * (6.1) follow a bound only on the register the compare was made on, and
+ * clang may compare a zero-extended copy and index with the original; a
+ * compare written in assembly is made on the register itself, and any
+ * copy made after it inherits the bound.
+ */
+#define tk_clamp_umax(v, max) \
+	asm volatile("if %[r] <= %[m] goto +1; %[r] = %[m]" : [r] "+r"(v) : [m] "i"(max))
 
-	return slot >= TK_HIST_OVERFLOW ? TK_HIST_OVERFLOW : slot;
+/* Histogram slot of a lifetime in microseconds; the last slot is overflow. */
+static __always_inline __u64 tk_hist_slot(__u64 us)
+{
+	__u64 slot = tk_log2l(us);
+
+	tk_clamp_umax(slot, TK_HIST_OVERFLOW);
+	return slot;
 }
 
 /*
  * Look a key up in a per-CPU hash, creating a zeroed value when it is
  * absent. NULL means the map is full: the caller counts that as a drop.
- * A concurrent insert from another CPU (EEXIST) is not a failure.
+ * A concurrent insert from another CPU (EEXIST) is not a failure. err is
+ * an int: before 6.4 the helper returns a 32-bit value, which in a long
+ * reads back as 4294967279, not -EEXIST.
  */
 static __always_inline void *tk_lookup_or_init(void *map, const void *key,
 					       const void *zero)
 {
 	void *val = bpf_map_lookup_elem(map, key);
-	long err;
+	int err;
 
 	if (val)
 		return val;
