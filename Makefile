@@ -73,7 +73,7 @@ $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) include/tcpkeep.h | $(OUTPUT)/
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # the loader includes the skeletons
-$(OUTPUT)/user/loader.o $(OUTPUT)/user/reader.o: $(SKELS)
+$(OUTPUT)/user/loader.o $(OUTPUT)/user/reader.o $(OUTPUT)/user/pin.o: $(SKELS)
 
 $(OUTPUT)/tcpkeep: $(USER_OBJS)
 	$(call msg,BINARY,$@)

@@ -46,6 +46,7 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	s->mono_s = tk_mono_now();
 	s->wall_s = time(NULL);
 	s->attach_mode = src->attach_mode;
+	s->lifetimes_ok = src->lifetimes_ok;
 	s->dead_peers_ok = src->dead_peers_ok;
 	s->enforcer_ok = src->enforcer_ok;
 	err = tk_read_maps(src->fds, s);

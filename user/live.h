@@ -13,6 +13,7 @@
 struct tk_source {
 	const struct tk_fds *fds;
 	const char *attach_mode;
+	bool lifetimes_ok;
 	bool dead_peers_ok;
 	bool enforcer_ok;
 	uint16_t eph_lo, eph_hi;

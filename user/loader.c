@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "enforcer.skel.h"
 #include "observer.skel.h"
+#include "probe.skel.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 #define PATH_MAX_LEN 4096
@@ -97,6 +98,71 @@ bool tk_kernel_hides_pid1(void)
 	return false;
 }
 
+/*
+ * Can this kernel do f? Asked only after one of tcpkeep's programs failed
+ * to load: a tiny program that uses nothing but the feature tells a
+ * kernel that lacks it from a verifier that rejected our program. The
+ * answer is kept for the process.
+ */
+bool tk_kernel_can(enum tk_feature f)
+{
+	static signed char known[TK_FEAT_MAX];	/* 0 unknown, 1 yes, -1 no */
+	struct probe_bpf *p;
+	bool ok;
+
+	if (known[f])
+		return known[f] > 0;
+	p = probe_bpf__open();
+	if (!p)
+		return false;	/* not a kernel answer: ask again next time */
+	bpf_program__set_autoload(p->progs.tk_probe_tp_btf, f == TK_FEAT_TP_BTF);
+	bpf_program__set_autoload(p->progs.tk_probe_sk_storage, f == TK_FEAT_SK_STORAGE);
+	bpf_program__set_autoload(p->progs.tk_probe_iter_setsockopt,
+				  f == TK_FEAT_ITER_SETSOCKOPT);
+	ok = probe_bpf__load(p) == 0;
+	probe_bpf__destroy(p);
+	known[f] = ok ? 1 : -1;
+	return ok;
+}
+
+/*
+ * Maps already pinned in pin_dir must be the ones this build declares:
+ * libbpf would refuse them anyway, but only as one more failed load that
+ * looks like the kernel's doing. -ESTALE (said once) if one differs.
+ */
+static int check_pinned_maps(struct bpf_object *obj, const char *pin_dir)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[256];
+		int fd;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;	/* not pinned yet: pinned at load */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.type != bpf_map__type(map) ||
+		    info.key_size != bpf_map__key_size(map) ||
+		    info.value_size != bpf_map__value_size(map) ||
+		    info.max_entries != bpf_map__max_entries(map) ||
+		    info.map_flags != bpf_map__map_flags(map)) {
+			fprintf(stderr, "tcpkeep: the map %s pinned in %s is not the one this "
+				"tcpkeep declares (another version?): run tcpkeep unpin first\n",
+				bpf_map__name(map), pin_dir);
+			close(fd);
+			return -ESTALE;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 /* Maps found pinned in pin_dir are reused, the others pinned there at load. */
 static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
 {
@@ -118,7 +184,7 @@ static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
 	return 0;
 }
 
-static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
+static int open_load(struct tk_loader *l, bool btf_mode, bool lifetimes, bool error_report)
 {
 	struct observer_bpf *o = observer_bpf__open();
 	int err;
@@ -126,13 +192,15 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool error_report)
 	if (!o)
 		return -errno;
 	err = set_pin_paths(o->obj, l->pin_dir);
+	if (!err && l->pin_dir)
+		err = check_pinned_maps(o->obj, l->pin_dir);
 	if (err) {
 		observer_bpf__destroy(o);
 		return err;
 	}
 	o->rodata->eph_lo = l->eph_lo;
 	o->rodata->eph_hi = l->eph_hi;
-	o->rodata->lifetimes = !l->no_lifetimes;
+	o->rodata->lifetimes = lifetimes;
 	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode);
 	bpf_program__set_autoload(o->progs.tk_set_state_raw, !btf_mode);
 	bpf_program__set_autoload(o->progs.tk_nested_btf, btf_mode);
@@ -219,9 +287,11 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 	if (!e)
 		return -errno;
 	bpf_program__set_autoload(e->progs.tk_iter_existing, with_iter);
-	if (l->pin_dir)
+	if (l->pin_dir) {
 		err = set_pin_paths(e->obj, l->pin_dir);
-	else
+		if (!err)
+			err = check_pinned_maps(e->obj, l->pin_dir);
+	} else
 		err = bpf_map__reuse_fd(e->maps.uncounted, bpf_map__fd(l->obs->maps.uncounted));
 	if (!err)
 		err = enforcer_bpf__load(e);
@@ -233,14 +303,84 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 	return 0;
 }
 
-/* The iterator's bpf_setsockopt needs 5.15: load with it, else without. */
+/*
+ * The iterator's bpf_setsockopt needs 5.15: load with it, else without.
+ * l->iter_err says why existing connections cannot be set: -EOPNOTSUPP
+ * when the kernel lacks it, -ENOEXEC when its verifier rejected ours.
+ */
 static int load_enforcer_probed(struct tk_loader *l)
 {
-	if (!load_enforcer(l, true)) {
-		l->iter_ok = true;
+	int err = load_enforcer(l, true);
+
+	if (!err) {
+		l->iter_err = 0;
 		return 0;
 	}
-	return load_enforcer(l, false);
+	if (err == -ESTALE)
+		return err;
+	err = load_enforcer(l, false);
+	if (err)
+		return err;
+	if (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT)) {
+		fprintf(stderr, "tcpkeep: this kernel's verifier rejected tcpkeep's iterator "
+			"for existing connections, a tcpkeep bug: run with -v and report it\n");
+		l->iter_err = -ENOEXEC;
+	} else {
+		l->iter_err = -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
+ * The observer, best first: tp_btf with lifetimes, tp_btf without them,
+ * raw_tp. Each step down is said once, with its reason: a feature the
+ * kernel lacks (probed), or a verifier that rejected our program (a bug).
+ */
+static int load_observer(struct tk_loader *l, bool error_report)
+{
+	bool lifetimes = !l->no_lifetimes;
+	int err;
+
+	err = open_load(l, true, lifetimes, error_report);
+	if (!err || err == -ESTALE)
+		goto out;
+	if (!tk_kernel_can(TK_FEAT_TP_BTF)) {
+		fprintf(stderr, "tcpkeep: this kernel lacks tp_btf programs (needs Linux 5.5): "
+			"using raw_tp: no lifetimes, direction by the port rule\n");
+		goto raw;
+	}
+	if (lifetimes && !tk_kernel_can(TK_FEAT_SK_STORAGE)) {
+		fprintf(stderr, "tcpkeep: this kernel lacks socket-local storage for tracing "
+			"programs (needs Linux 5.11): no lifetimes, direction by the port rule\n");
+	} else {
+		fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer, a "
+			"tcpkeep bug: run with -v and report it; falling back to %s\n",
+			lifetimes ? "tp_btf without lifetimes" : "raw_tp");
+		if (!lifetimes)
+			goto raw;
+	}
+	lifetimes = false;
+	err = open_load(l, true, false, error_report);
+	if (!err)
+		goto out;
+	fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer without "
+		"lifetimes too, a tcpkeep bug: run with -v and report it; falling back to "
+		"raw_tp\n");
+raw:
+	lifetimes = false;
+	err = open_load(l, false, false, error_report);
+	if (err && err != -ESTALE)
+		fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v for the "
+			"verifier's log\n", strerror(-err));
+	if (!err)
+		l->attach_mode = "raw_tp";
+	return err;
+out:
+	if (!err) {
+		l->attach_mode = "tp_btf";
+		l->lifetimes_ok = lifetimes;
+	}
+	return err;
 }
 
 int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
@@ -256,35 +396,17 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 		return -ENOENT;
 	}
 
-	/* tp_btf first: only it can keep socket-local storage (lifetimes) */
-	err = open_load(l, true, error_report);
-	if (!err) {
-		l->attach_mode = "tp_btf";
-	} else {
-		err = open_load(l, false, error_report);
-		if (err && l->pin_dir) {
-			fprintf(stderr, "tcpkeep: cannot load the observer with the maps pinned in "
-				"%s (%s): if they are from another tcpkeep version, run "
-				"tcpkeep unpin first\n", l->pin_dir, strerror(-err));
-			return err;
-		}
-		if (err) {
-			fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v "
-				"for the verifier's log\n", strerror(-err));
-			return err;
-		}
-		l->attach_mode = "raw_tp";
-		fprintf(stderr, "tcpkeep: tp_btf not available, using raw_tp: no lifetimes, "
-			"direction by port rule\n");
-	}
+	err = load_observer(l, error_report);
+	if (err)
+		return err;
 	l->dead_peers_ok = error_report;
 	if (tk_kernel_hides_pid1())
 		fprintf(stderr, "tcpkeep: this kernel never runs tracing programs while a thread "
 			"of PID 1 is on the CPU (bpf_prog_aux.init_owned): transitions the kernel "
 			"handles then are neither counted nor missed\n");
 	if (!error_report)
-		fprintf(stderr, "tcpkeep: no sock:inet_sk_error_report tracepoint (Linux 5.14+): "
-			"dead peers are not counted\n");
+		fprintf(stderr, "tcpkeep: this kernel lacks the sock:inet_sk_error_report "
+			"tracepoint (needs Linux 5.14): dead peers are not counted\n");
 
 	l->fds.transitions = bpf_map__fd(l->obs->maps.transitions);
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
@@ -296,6 +418,8 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	if (!policy || (!l->pin_dir && !tk_policy_count(policy)))
 		return 0;
 	err = load_enforcer_probed(l);
+	if (err == -ESTALE)
+		return err;
 	if (err) {
 		fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
 			"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
@@ -421,8 +545,8 @@ int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
 	*sockets = *errors = 0;
 	if (!l->enf)
 		return 0;
-	if (!l->iter_ok)
-		return -EOPNOTSUPP;
+	if (l->iter_err)
+		return l->iter_err;
 	link = bpf_program__attach_iter(l->enf->progs.tk_iter_existing, NULL);
 	if (!link)
 		return -errno;

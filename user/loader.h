@@ -19,12 +19,15 @@ struct tk_loader {
 	struct bpf_link *links[TK_MAX_LINKS];
 	int nlinks;
 	const char *attach_mode;	/* "tp_btf" or "raw_tp" */
+	bool lifetimes_ok;		/* socket-local storage in use */
 	bool dead_peers_ok;
 	uint16_t eph_lo, eph_hi;
 	struct tk_fds fds;
 
 	struct enforcer_bpf *enf;	/* NULL: no policy, observer only */
-	bool iter_ok;			/* can fix up existing connections */
+	int iter_err;			/* 0: can set existing connections;
+					 * -EOPNOTSUPP: the kernel cannot;
+					 * -ENOEXEC: its verifier rejected ours */
 	const char *cgroup;		/* where sockops is attached */
 	const char *pin_dir;		/* set before load: maps live pinned here */
 	bool no_lifetimes;		/* set before load: skip socket storage */
@@ -49,6 +52,15 @@ bool tk_kernel_has_tracepoint(const char *name);
  * PID 1 is current? Its mark is bpf_prog_aux.init_owned in BTF.
  */
 bool tk_kernel_hides_pid1(void);
+/* Kernel features tcpkeep degrades without, probed by loading. */
+enum tk_feature {
+	TK_FEAT_TP_BTF,			/* tp_btf programs: 5.5 */
+	TK_FEAT_SK_STORAGE,		/* socket-local storage from tracing: 5.11 */
+	TK_FEAT_ITER_SETSOCKOPT,	/* bpf_setsockopt from iter/tcp: 5.15 */
+	TK_FEAT_MAX,
+};
+/* Can the kernel do f? Loads a tiny program once per process and feature. */
+bool tk_kernel_can(enum tk_feature f);
 /* The cgroup v2 mount point from /proc/self/mountinfo; -ENOENT if none. */
 int tk_cgroup2_root(char *buf, size_t len);
 /* 0 if path is a directory of a cgroup v2 file system; prints one line if not. */

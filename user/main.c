@@ -60,8 +60,11 @@ static int pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
 static void report_existing(int err, unsigned long long n, unsigned long long errors)
 {
 	if (err == -EOPNOTSUPP)
-		fprintf(stderr, "tcpkeep: this kernel cannot set options from a socket iterator "
-			"(Linux 5.15+): connections opened before now keep their options\n");
+		fprintf(stderr, "tcpkeep: this kernel lacks bpf_setsockopt from a socket iterator "
+			"(needs Linux 5.15): connections opened before now keep their options; "
+			"new ones get the policy\n");
+	else if (err == -ENOEXEC)
+		fprintf(stderr, "tcpkeep: connections opened before now keep their options\n");
 	else if (err)
 		fprintf(stderr, "tcpkeep: could not update existing connections: %s\n",
 			strerror(-err));
@@ -152,8 +155,8 @@ static int cmd_run(struct tk_opts *o)
 	fix_existing(&l);
 	fprintf(stderr, "tcpkeep: attached (observer %s, enforcer %s%s); Ctrl-C to stop\n",
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
-	src = (struct tk_source){ &l.fds, l.attach_mode, l.dead_peers_ok, l.enf != NULL,
-				  l.eph_lo, l.eph_hi };
+	src = (struct tk_source){ &l.fds, l.attach_mode, l.lifetimes_ok, l.dead_peers_ok,
+				  l.enf != NULL, l.eph_lo, l.eph_hi };
 	m = (struct tk_metrics){ &src, o->export_ports, false };
 	if (o->listen) {
 		http = tk_http_start(o->listen_fd, tk_metrics_body, &m);
@@ -264,6 +267,7 @@ static struct tk_source pinned_source(const struct tk_pinned *p)
 	struct tk_source src = {
 		.fds = &p->fds,
 		.attach_mode = p->attach_mode,
+		.lifetimes_ok = p->lifetimes,
 		.dead_peers_ok = p->link_fds[TK_LINK_ERROR_REPORT] >= 0,
 		.enforcer_ok = p->link_fds[TK_LINK_SOCKOPS] >= 0 && !p->sockops_defunct,
 	};
@@ -323,6 +327,9 @@ static int cmd_status(const struct tk_opts *o)
 	st.cgroup = p.cgroup;
 	st.cgroup_id = p.cgroup_id;
 	st.sockops_defunct = p.sockops_defunct;
+	st.lifetimes = p.lifetimes;
+	st.existing = p.link_fds[TK_LINK_SOCKOPS] >= 0 &&
+		      tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT);
 
 	tk_snapshot_init(&s);
 	if (p.present) {

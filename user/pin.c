@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "loader.h"
 #include "pin.h"
 #include "policy.h"
+#include "observer.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
 
@@ -360,6 +362,41 @@ static void cgroup_path_of(uint64_t id, char *buf, size_t len)
 	nftw(root, match_cgroup, 16, FTW_PHYS | FTW_MOUNT);
 }
 
+/*
+ * Does the observer program pfd measure lifetimes? It is its load-time
+ * constant, in the program's read-only data map (".rodata").
+ */
+static bool observer_lifetimes(int pfd)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 ids[16], len = sizeof(pinfo);
+	bool on = false;
+
+	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	pinfo.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
+		return false;
+	for (__u32 i = 0; i < pinfo.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const size_t at = offsetof(struct observer_bpf__rodata, lifetimes);
+		unsigned char ro[4096];
+		struct bpf_map_info minfo = {};
+		__u32 mlen = sizeof(minfo), key = 0;
+		size_t n = strlen(".rodata");
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &minfo, &mlen) &&
+		    strlen(minfo.name) >= n && !strcmp(minfo.name + strlen(minfo.name) - n,
+							".rodata") &&
+		    minfo.value_size > at && minfo.value_size <= sizeof(ro) &&
+		    !bpf_map_lookup_elem(fd, &key, ro))
+			on = ro[at];
+		close(fd);
+	}
+	return on;
+}
+
 static int open_map(const char *name)
 {
 	char path[256];
@@ -417,6 +454,8 @@ int tk_pinned_open(struct tk_pinned *p)
 			if (!bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
 				p->attach_mode = pinfo.type == BPF_PROG_TYPE_TRACING ?
 						 "tp_btf" : "raw_tp";
+			p->lifetimes = pinfo.type == BPF_PROG_TYPE_TRACING &&
+				       observer_lifetimes(pfd);
 		}
 		if (i == TK_LINK_SOCKOPS) {
 			p->cgroup_id = info.cgroup.cgroup_id;

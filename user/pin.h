@@ -32,6 +32,7 @@ struct tk_pinned {
 	uint32_t link_ids[TK_NLINKS];
 	uint32_t prog_ids[TK_NLINKS];
 	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
+	bool lifetimes;			/* the pinned observer measures lifetimes */
 	uint64_t cgroup_id;		/* of the sockops link; 0: defunct */
 	char cgroup[4096];		/* its path, "" if not found */
 	bool sockops_defunct;

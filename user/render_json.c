@@ -109,9 +109,11 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(f, "{\"time\":\"%s\",\"monotonic\":%.6f,\"interval_s\":%.3f,\"observer\":\"%s\","
-		"\"enforcer\":%s,\"states_available\":%s,\"dead_peers_available\":%s,",
+		"\"enforcer\":%s,\"states_available\":%s,\"lifetimes_available\":%s,"
+		"\"dead_peers_available\":%s,",
 		when, cur->mono_s, dt, cur->attach_mode, cur->enforcer_ok ? "true" : "false",
-		cur->states_ok ? "true" : "false", cur->dead_peers_ok ? "true" : "false");
+		cur->states_ok ? "true" : "false", cur->lifetimes_ok ? "true" : "false",
+		cur->dead_peers_ok ? "true" : "false");
 	fprintf(f, "\"missed\":%llu,\"missed_detail\":{\"kernel_skipped\":%llu,"
 		"\"nested_caught\":%llu,"
 		"\"transitions_map_full\":%llu,\"conns_map_full\":%llu,"

@@ -55,6 +55,7 @@ struct tk_snapshot {
 	long long wall_s;		/* time(2) when taken */
 	const char *attach_mode;	/* "tp_btf" or "raw_tp" */
 	bool states_ok;			/* sock_diag answered */
+	bool lifetimes_ok;		/* lifetimes are measured */
 	bool dead_peers_ok;		/* inet_sk_error_report attached */
 	bool enforcer_ok;		/* sockops attached */
 	uint64_t recursion_misses;	/* events the kernel skipped a program for */

@@ -69,8 +69,9 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 			st->run_pid);
 	if (!st->pinned)
 		return;
-	fprintf(f, "observer:      %s (link %u, nested link %u)\n", st->attach_mode,
-		st->set_state_link, st->nested_link);
+	fprintf(f, "observer:      %s, lifetimes %s (link %u, nested link %u)\n",
+		st->attach_mode, st->lifetimes ? "on" : "off", st->set_state_link,
+		st->nested_link);
 	if (st->error_report_link)
 		fprintf(f, "dead peers:    counted (link %u)\n", st->error_report_link);
 	else
@@ -80,8 +81,10 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	else if (st->sockops_defunct)
 		fprintf(f, "enforcer:      DEFUNCT: its cgroup was removed; run tcpkeep pin\n");
 	else
-		fprintf(f, "enforcer:      sockops on %s (cgroup id %llu, link %u)\n",
-			*st->cgroup ? st->cgroup : "?", U(st->cgroup_id), st->sockops_link);
+		fprintf(f, "enforcer:      sockops on %s (cgroup id %llu, link %u); open "
+			"connections %s\n", *st->cgroup ? st->cgroup : "?", U(st->cgroup_id),
+			st->sockops_link, st->existing ? "set by --apply-existing" :
+			"keep their options (needs Linux 5.15)");
 	sum_rows(s, &t);
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
 		"%llu keepalive applied, %llu dead peers\n", U(t.transitions), U(t.opened),
@@ -126,6 +129,11 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	fprintf(f, ",\"observer\":\"%s\",\"links\":{\"set_state\":%u,\"set_state_nested\":%u,"
 		"\"error_report\":%u,\"sockops\":%u}", st->attach_mode, st->set_state_link,
 		st->nested_link, st->error_report_link, st->sockops_link);
+	fprintf(f, ",\"capabilities\":{\"lifetimes\":%s,\"dead_peers\":%s,\"enforcer\":%s,"
+		"\"existing_connections\":%s}", st->lifetimes ? "true" : "false",
+		st->error_report_link ? "true" : "false",
+		st->sockops_link && !st->sockops_defunct ? "true" : "false",
+		st->existing ? "true" : "false");
 	fputs(",\"cgroup\":", f);
 	if (st->sockops_link) {
 		json_str(f, st->cgroup);

@@ -21,6 +21,9 @@ struct tk_status {
 	/* kernel features found */
 	bool btf, tp_set_state, tp_error_report, bpffs, cgroup2;
 	bool hides_pid1;	/* tracing never runs while PID 1 is current */
+	/* what the pinned programs do on this kernel */
+	bool lifetimes;		/* the observer measures lifetimes */
+	bool existing;		/* policy changes can reach open connections */
 };
 
 /* 0: active, 3: not pinned, 1: pinned but broken, 4: not active while a
