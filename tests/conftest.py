@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Shared pieces of tcpkeep's tests: running the real binary as root
 against the real kernel, and checking that nothing is left behind."""
+import contextlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -13,6 +15,67 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TCPKEEP = os.path.join(ROOT, "build", "tcpkeep")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "vm: a kernel-facing test that `make vmtest` also runs in a guest "
+        "under each Debian kernel")
+
+
+def kernel_version():
+    """(major, minor) of the running kernel."""
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return int(m.group(1)), int(m.group(2))
+
+
+KERNEL = kernel_version()
+# What the running kernel can do, by the floors in the README's kernel
+# table: the tests' own expectation, which tcpkeep (probing by loading)
+# must meet. Where a kernel lacks one, tcpkeep must say this, once.
+CAN = {
+    "lifetimes": KERNEL >= (5, 11),
+    "dead_peers": KERNEL >= (5, 14),
+    "existing_connections": KERNEL >= (5, 15),
+}
+LACKS = {
+    "lifetimes": "this kernel lacks socket-local storage for tracing programs "
+                 "(needs Linux 5.11): no lifetimes",
+    "dead_peers": "this kernel lacks the sock:inet_sk_error_report tracepoint "
+                  "(needs Linux 5.14): dead peers are not counted",
+    "existing_connections": "this kernel lacks bpf_setsockopt from a socket iterator "
+                            "(needs Linux 5.15): connections opened before now keep "
+                            "their options",
+}
+
+
+def sysctl_path(name):
+    return "/proc/sys/" + name.replace(".", "/")
+
+
+@contextlib.contextmanager
+def sysctl_at_least(name, value):
+    """Raise an integer sysctl to at least value for the block, then put
+    the old value back. Tests set what they rely on: a 2 GiB guest has
+    tcp_max_tw_buckets 8192, and past it sockets skip TIME_WAIT."""
+    path = sysctl_path(name)
+    with open(path) as f:
+        old = f.read().strip()
+    if int(old) < value:
+        with open(path, "w") as f:
+            f.write(str(value))
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+
+
+@pytest.fixture
+def time_wait_room():
+    """Room for the TIME_WAIT sockets a test counts, whatever came before."""
+    with sysctl_at_least("net.ipv4.tcp_max_tw_buckets", 262144):
+        yield
 
 
 def need_root():

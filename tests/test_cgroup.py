@@ -84,6 +84,7 @@ def run_here(port):
     return json.loads(p.stdout)
 
 
+@pytest.mark.vm
 def test_cgroup_option_limits_the_policy_to_that_subtree(tcpkeep, cgroup):
     port = 22101
     tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=44", "--cgroup", cgroup)
@@ -96,6 +97,7 @@ def test_cgroup_option_limits_the_policy_to_that_subtree(tcpkeep, cgroup):
     assert sockops_on(cgroup) == []
 
 
+@pytest.mark.vm
 def test_exclusive_sockops_of_another_tool_is_named(other_tool, cgroup):
     other_tool()  # no flag: exclusive
     p = subprocess.run([TCPKEEP, "--no-defaults", "-k", "22111", "--cgroup", cgroup,
@@ -107,6 +109,7 @@ def test_exclusive_sockops_of_another_tool_is_named(other_tool, cgroup):
     assert sockops_on(cgroup) == ["other_sockops"]
 
 
+@pytest.mark.vm
 def test_coexists_with_another_tools_multi_program(tcpkeep, other_tool, cgroup):
     port = 22121
     other_tool("multi")

@@ -47,7 +47,7 @@ def run_on_pty(args, timeout=30):
     return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
 
 
-def test_terminal_view_redraws_in_place(root):
+def test_terminal_view_redraws_in_place(root, time_wait_room):
     port = quiet_port(21400)
     loopback_connections(port, 3)  # TIME_WAIT sockets from before the start still show
     out, rc = run_on_pty(["-i", "0.3", "-c", "3", "-p", str(port)])
@@ -74,6 +74,7 @@ def test_pipe_view_appends_frames_with_histograms(root):
     assert "usecs" in out and "|*" in out
 
 
+@pytest.mark.vm
 def test_json_frames_follow_the_schema(tcpkeep):
     port = 21103
     tk = tcpkeep("-p", str(port))

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import row
+from conftest import CAN, row
 from mailnet import MailNet, purge_stale, unique_prefix, wait_until
 
 IMAP, POP3, UNPOLICED = 143, 110, 1143
@@ -32,6 +32,7 @@ def dead_peers(tk, port):
     return r["keepalive"]["dead_peers"] if r else 0
 
 
+@pytest.mark.vm
 @pytest.mark.parametrize("proto,port", [("imap", IMAP), ("pop3", POP3)])
 def test_vanished_client_is_reaped_and_counted(tcpkeep, mailnet, proto, port):
     spec = f"{IMAP},{POP3}:idle={IDLE},intvl={INTVL},cnt={CNT}"
@@ -58,12 +59,15 @@ def test_vanished_client_is_reaped_and_counted(tcpkeep, mailnet, proto, port):
 
     f = tk.frame_after()
     r = row(f, port, "in")
-    assert r["keepalive"]["dead_peers"] == before + 1
+    # reaped on every kernel; counted where the kernel has the tracepoint
+    assert f["dead_peers_available"] is CAN["dead_peers"]
+    assert r["keepalive"]["dead_peers"] == before + CAN["dead_peers"]
     assert r["keepalive"]["applied"] >= 1
     assert not any(r["keepalive"]["errors"].values())
     assert tk.stop() == 0
 
 
+@pytest.mark.vm
 def test_without_policy_the_vanished_client_stays(tcpkeep, mailnet):
     # IMAP has no policy here (exempt), so only Dovecot's own keepalive runs
     tk = tcpkeep("--no-defaults", "-k", f"{IMAP}:off", "-k", f"{UNPOLICED}:idle=1")

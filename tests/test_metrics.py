@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TCPKEEP, loopback_connections, quiet_port, run_tcpkeep, tk_programs
+from conftest import CAN, TCPKEEP, loopback_connections, quiet_port, run_tcpkeep, tk_programs
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -92,6 +92,7 @@ def check_exposition(text):
     return series
 
 
+@pytest.mark.vm
 def test_exposition_passes_promtool_and_our_checks(pinned):
     port = 24001
     pinned("--no-defaults", "-k", f"{port}:idle=30")
@@ -104,8 +105,9 @@ def test_exposition_passes_promtool_and_our_checks(pinned):
     p = str(port)
     assert val(series, "tcpkeep_transitions_total", port=p, direction="out",
                from_state="syn_sent", to_state="established") == 7
+    # lifetimes where the kernel can measure them, none made up where not
     assert val(series, "tcpkeep_connection_duration_seconds_count", port=p,
-               direction="in") == 7
+               direction="in") == (7 if CAN["lifetimes"] else 0)
     assert val(series, "tcpkeep_keepalive_applied_total", port=p, direction="in") == 7
     assert val(series, "tcpkeep_keepalive_idle_seconds", port=p) == 30
     assert val(series, "tcpkeep_bpf_program_attached", program="sockops") == 1
@@ -231,6 +233,7 @@ def test_metrics_when_not_pinned_says_so(root):
     assert p.returncode == 1 and "nothing is pinned" in p.stderr
 
 
+@pytest.mark.vm
 def test_run_listen_serves_a_running_loader(tcpkeep):
     port, web = 24201, quiet_port(24210)
     t = tcpkeep("--no-defaults", "--listen", f"127.0.0.1:{web}")
