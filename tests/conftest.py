@@ -2,12 +2,14 @@
 """Shared pieces of tcpkeep's tests: running the real binary as root
 against the real kernel, and checking that nothing is left behind."""
 import contextlib
+import ctypes
 import json
 import os
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import time
 
@@ -116,6 +118,30 @@ def tk_programs(pid=None):
     return {p["id"]: p["name"] for p in json.loads(out or "[]")
             if p.get("name", "").startswith("tk_")
             and (mine is None or p["id"] in mine)}
+
+
+def sockops_attached(cg):
+    """[{"id", "name"}] of the sockops programs attached to cgroup cg (not
+    inherited), asked of the kernel with BPF_PROG_QUERY: bpftool 7.1's
+    `cgroup show` fails on 5.10 once a program is attached by a link."""
+    bpf_prog_query, bpf_cgroup_sock_ops, nr_bpf = 16, 3, 321
+    ids = (ctypes.c_uint32 * 64)()
+    attr = ctypes.create_string_buffer(32)
+    fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # target_fd, attach_type, query_flags, attach_flags, prog_ids, prog_cnt
+        struct.pack_into("<IIIIQI", attr, 0, fd, bpf_cgroup_sock_ops, 0, 0,
+                         ctypes.addressof(ids), len(ids))
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syscall(nr_bpf, bpf_prog_query, attr, len(attr)) != 0:
+            raise OSError(ctypes.get_errno(), f"BPF_PROG_QUERY {cg}")
+    finally:
+        os.close(fd)
+    count = struct.unpack_from("<I", attr, 24)[0]
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
+                         capture_output=True, text=True).stdout
+    names = {p["id"]: p.get("name", "") for p in json.loads(out or "[]")}
+    return [{"id": i, "name": names.get(i, "")} for i in ids[:count]]
 
 
 def programs_gone(ids, timeout=10):

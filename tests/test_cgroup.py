@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, TCPKEEP, cgroup2_root
+from conftest import ROOT, TCPKEEP, cgroup2_root, sockops_attached
 
 OTHER = os.path.join(ROOT, "build", "other_sockops.bpf.o")
 
@@ -62,10 +62,7 @@ def other_tool(cgroup):
 
 
 def sockops_on(cg):
-    out = subprocess.run(["bpftool", "-j", "cgroup", "show", cg], check=True,
-                         capture_output=True, text=True).stdout
-    return sorted(p["name"] for p in json.loads(out.strip() or "[]")
-                  if p.get("attach_type") in ("sock_ops", "cgroup_sock_ops"))
+    return sorted(p["name"] for p in sockops_attached(cg))
 
 
 def run_in_cgroup(cg, port):
