@@ -48,7 +48,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install uninstall test unit bench vmlinux fuzz bench-bin
+.PHONY: all clean install uninstall test unit bench vmlinux fuzz bench-bin vmtest
 
 all: tcpkeep
 
@@ -109,6 +109,12 @@ $(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c vmlinux/vmlinux.h |
 
 test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o $(OUTPUT)/fuzz_parsers bench-bin
 	tests/run
+
+# the kernel-facing tests here and under Debian's kernels, each booted in
+# qemu (tests/vmtest/run)
+VMTEST_KERNELS ?= host 5.10 6.1 6.1-rt 6.12
+vmtest: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
+	tests/vmtest/all $(VMTEST_KERNELS)
 
 bench-bin: $(OUTPUT)/churn
 
