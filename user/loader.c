@@ -126,44 +126,38 @@ bool tk_kernel_can(enum tk_feature f)
 }
 
 /*
- * Maps already pinned in pin_dir must be the ones this build declares:
- * libbpf would refuse them anyway, but only as one more failed load that
- * looks like the kernel's doing. -ESTALE (said once) if one differs.
+ * A map already pinned at path must be the one this build declares:
+ * libbpf would refuse it anyway, but only as one more failed load that
+ * looks like the kernel's doing. -ESTALE, said once, if it differs.
  */
-static int check_pinned_maps(struct bpf_object *obj, const char *pin_dir)
+static int check_pinned_map(const struct bpf_map *map, const char *path)
 {
-	struct bpf_map *map;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	bool same;
 
-	bpf_object__for_each_map(map, obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		char path[256];
-		int fd;
-
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;	/* not pinned yet: pinned at load */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-		    info.type != bpf_map__type(map) ||
-		    info.key_size != bpf_map__key_size(map) ||
-		    info.value_size != bpf_map__value_size(map) ||
-		    info.max_entries != bpf_map__max_entries(map) ||
-		    info.map_flags != bpf_map__map_flags(map)) {
-			fprintf(stderr, "tcpkeep: the map %s pinned in %s is not the one this "
-				"tcpkeep declares (another version?): run tcpkeep unpin first\n",
-				bpf_map__name(map), pin_dir);
-			close(fd);
-			return -ESTALE;
-		}
-		close(fd);
-	}
-	return 0;
+	if (fd < 0)
+		return 0;	/* not pinned yet: pinned at load */
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       info.type == bpf_map__type(map) &&
+	       info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map) &&
+	       info.map_flags == bpf_map__map_flags(map);
+	close(fd);
+	if (same)
+		return 0;
+	fprintf(stderr, "tcpkeep: the map %s pinned at %s is not the one this tcpkeep "
+		"declares (another version?): run tcpkeep unpin first\n",
+		bpf_map__name(map), path);
+	return -ESTALE;
 }
 
-/* Maps found pinned in pin_dir are reused, the others pinned there at load. */
+/*
+ * Maps found pinned in pin_dir are reused (after checking they are ours),
+ * the others pinned there at load.
+ */
 static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
 {
 	struct bpf_map *map;
@@ -177,7 +171,9 @@ static int set_pin_paths(struct bpf_object *obj, const char *pin_dir)
 		if (bpf_map__is_internal(map))
 			continue;	/* .bss, .rodata: private to one load */
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
-		err = bpf_map__set_pin_path(map, path);
+		err = check_pinned_map(map, path);
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
 		if (err)
 			return err;
 	}
@@ -192,8 +188,6 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool lifetimes, bool er
 	if (!o)
 		return -errno;
 	err = set_pin_paths(o->obj, l->pin_dir);
-	if (!err && l->pin_dir)
-		err = check_pinned_maps(o->obj, l->pin_dir);
 	if (err) {
 		observer_bpf__destroy(o);
 		return err;
@@ -287,11 +281,9 @@ static int load_enforcer(struct tk_loader *l, bool with_iter)
 	if (!e)
 		return -errno;
 	bpf_program__set_autoload(e->progs.tk_iter_existing, with_iter);
-	if (l->pin_dir) {
+	if (l->pin_dir)
 		err = set_pin_paths(e->obj, l->pin_dir);
-		if (!err)
-			err = check_pinned_maps(e->obj, l->pin_dir);
-	} else
+	else
 		err = bpf_map__reuse_fd(e->maps.uncounted, bpf_map__fd(l->obs->maps.uncounted));
 	if (!err)
 		err = enforcer_bpf__load(e);
@@ -360,14 +352,13 @@ static int load_observer(struct tk_loader *l, bool error_report)
 			goto raw;
 	}
 	lifetimes = false;
-	err = open_load(l, true, false, error_report);
+	err = open_load(l, true, lifetimes, error_report);
 	if (!err)
 		goto out;
 	fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer without "
 		"lifetimes too, a tcpkeep bug: run with -v and report it; falling back to "
 		"raw_tp\n");
 raw:
-	lifetimes = false;
 	err = open_load(l, false, false, error_report);
 	if (err && err != -ESTALE)
 		fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v for the "
