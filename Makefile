@@ -116,13 +116,24 @@ VMTEST_KERNELS ?= host 5.10 6.1 6.1-rt 6.12
 vmtest: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
 	tests/vmtest/all $(VMTEST_KERNELS)
 
-bench-bin: $(OUTPUT)/churn
+# the benchmark's load generator, and its floor: a do-nothing program on
+# the observer's tracepoint with a loader that holds it (not installed)
+bench-bin: $(OUTPUT)/churn $(OUTPUT)/floor $(OUTPUT)/floor.bpf.o
 
 $(OUTPUT)/churn: bench/churn.c | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
 
-bench: tcpkeep $(OUTPUT)/churn
+$(OUTPUT)/floor.bpf.o: bench/floor.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(LIBBPF_CFLAGS) $< \
+		$(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz -o $@
+
+bench: tcpkeep bench-bin
 	bench/run
 
 SBINDIR   ?= $(PREFIX)/sbin
