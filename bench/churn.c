@@ -22,8 +22,11 @@
  * With -n the run ends after exactly N connections instead of -d seconds.
  *
  * At the end it prints one line of key=value pairs on stdout:
- *   conns=N seconds=S rate=R accepted=A errors=E
- * conns counts connects that succeeded, rate is conns per second.
+ *   conns=N seconds=S rate=R accepted=A errors=E mono_end=T
+ * conns counts connects that succeeded, rate is conns per second, and
+ * mono_end is CLOCK_MONOTONIC when the last socket was closed: a reader
+ * of timestamped samples (tcpkeep's JSON frames) can tell which were
+ * taken after the load.
  *
  * Exit status: 0 done, 1 failed at run time (including no connection at
  * all), 2 bad usage.
@@ -347,7 +350,7 @@ int main(int argc, char **argv)
 	int first_errno = 0, acc_err = 0;
 	unsigned int started = 0, i;
 	struct timespec dur;
-	double t0, elapsed;
+	double t0, elapsed, mono_end;
 	int rc = 0, e;
 
 	parse_args(argc, argv, &o);
@@ -428,12 +431,13 @@ int main(int argc, char **argv)
 			acc_err = acceptors[i].err;
 	}
 	close(listen_fd);
+	mono_end = now_s();
 
 	if (rc)
 		return rc;
-	printf("conns=%lu seconds=%.3f rate=%.1f accepted=%lu errors=%lu\n",
+	printf("conns=%lu seconds=%.3f rate=%.1f accepted=%lu errors=%lu mono_end=%.6f\n",
 	       conns, elapsed, elapsed > 0 ? (double)conns / elapsed : 0.0,
-	       accepted, errors);
+	       accepted, errors, mono_end);
 	if (fflush(stdout) != 0) {
 		perror("churn: stdout");
 		return 1;
