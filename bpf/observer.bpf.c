@@ -3,8 +3,8 @@
  * Observer: counts every TCP state transition per service port and
  * direction, and keeps connection-lifetime histograms.
  *
- * Two thin entry points share one handler: tp_btf (5.5+, can use
- * socket-local storage) and raw_tp (the fallback, no storage: no
+ * Two thin entry points share one handler: tp_btf (5.5+, direct loads
+ * from the socket; lifetimes need 5.12) and raw_tp (the fallback: no
  * lifetimes, direction by the port rule below). User space keeps one.
  * Each has a second, "nested" program beside it that counts the events
  * the kernel skips the main one for (see struct tk_nested).
@@ -21,9 +21,8 @@
 const volatile __u16 eph_lo = 32768;
 const volatile __u16 eph_hi = 60999;
 /*
- * Lifetimes need socket-local storage created for every connection, the
- * observer's main cost (two allocations per socket on 6.18). Without them
- * the direction comes from the port rule, as under raw_tp.
+ * Lifetimes: each connection holds a slot from its first state to CLOSE.
+ * Without them the direction comes from the port rule, as under raw_tp.
  */
 const volatile bool lifetimes = true;
 
@@ -34,8 +33,13 @@ struct {
 	__type(value, __u64);
 } transitions SEC(".maps");
 
+/*
+ * Lifetimes and dead peers, one row for all CPUs, added atomically: they
+ * change once per connection, and a per-CPU row of 312 bytes would take
+ * 160 MB on a 128-CPU host.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TK_MAX_PORTS);
 	__type(key, struct tk_port_key);
 	__type(value, struct tk_conn_stats);
@@ -48,12 +52,18 @@ struct {
 	__type(value, struct tk_nested);
 } nested SEC(".maps");
 
+/*
+ * Lifetime slots, shared by all CPUs and allocated once: a connection
+ * costs no allocation, only a compare-and-exchange at its first state and
+ * one at CLOSE. Socket-local storage cost two allocations and an RCU free
+ * per socket, three times the whole observer's time.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tk_sk_info);
-} sk_info SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tk_slot);
+} slots SEC(".maps");
 
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
@@ -127,69 +137,152 @@ static __always_inline bool port_rule(const struct sock *sk, int old, int new,
 	return key->port != 0;
 }
 
-/* A socket entering its first state: a connect, an accepted child (cloned
- * from the listener, so LISTEN -> SYN_RECV) or a listener. */
-static __always_inline bool is_start(int old, int new)
+/*
+ * The socket's identity in a slot: its address, made a plain number by
+ * subtracting another fixed kernel address (the verifier lets privileged
+ * programs subtract two pointers, and nothing else on them). Nonzero for
+ * any socket. Only tp_btf programs hold slots.
+ */
+static __always_inline __u64 sk_id(const struct sock *sk)
 {
-	return new == TCP_SYN_SENT || new == TCP_LISTEN ||
-	       (old == TCP_LISTEN && new == TCP_SYN_RECV);
+	__u64 id;
+
+	asm volatile("%[id] = %[sk]; %[id] -= %[base]"
+		     : [id] "=&r"(id) : [sk] "r"(sk), [base] "r"(&slots));
+	return id;
 }
 
-static __always_inline void record_lifetime(const struct tk_sk_info *info)
+/* First of the TK_SLOT_WAYS slots a socket may hold. */
+static __always_inline __u32 slot_base(__u64 id)
 {
-	struct tk_port_key key = { .port = info->port, .dir = info->dir };
+	/* socket structs are cache-line aligned: the low bits say nothing */
+	__u32 h = ((id >> 6) * 0x9E3779B97F4A7C15ULL) >> 32;
+
+	return h & (TK_SLOTS - TK_SLOT_WAYS);
+}
+
+static __always_inline struct tk_slot *slot_at(__u32 base, __u32 way)
+{
+	__u32 i = base + way;
+
+	return bpf_map_lookup_elem(&slots, &i);
+}
+
+/* The slot the socket holds, or NULL. */
+static __always_inline struct tk_slot *slot_find(__u64 id)
+{
+	__u32 base = slot_base(id);
+
+#pragma unroll
+	for (__u32 w = 0; w < TK_SLOT_WAYS; w++) {
+		struct tk_slot *s = slot_at(base, w);
+
+		if (s && READ_ONCE(s->sk) == id)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * A slot for a socket entering its first state: the one it still holds
+ * (its last CLOSE was missed, or the address is reused and that CLOSE was
+ * missed), else a free one claimed with a compare-and-exchange, else NULL.
+ */
+static __always_inline struct tk_slot *slot_claim(__u64 id)
+{
+	__u32 base = slot_base(id);
+	struct tk_slot *s = slot_find(id);
+
+	if (s)
+		return s;
+#pragma unroll
+	for (__u32 w = 0; w < TK_SLOT_WAYS; w++) {
+		s = slot_at(base, w);
+		if (s && !READ_ONCE(s->sk) && !__sync_val_compare_and_swap(&s->sk, 0, id))
+			return s;
+	}
+	return NULL;
+}
+
+/* Give the slot back; a fully ordered exchange, after every read of it. */
+static __always_inline void slot_free(struct tk_slot *s, __u64 id)
+{
+	__sync_val_compare_and_swap(&s->sk, id, 0);
+}
+
+static __always_inline void record_lifetime(const struct tk_slot *s)
+{
+	struct tk_port_key key = { .port = s->port, .dir = s->dir };
 	struct tk_conn_stats *st;
 	__u64 us;
 
-	if (info->listener || !info->start_ns)
-		return;
 	st = tk_lookup_or_init(&conns, &key, &zero_conn);
 	if (!st) {
 		count_uncounted(TK_UNC_CONN_FULL);
 		return;
 	}
-	us = (bpf_ktime_get_ns() - info->start_ns) / 1000;
+	us = (bpf_ktime_get_ns() - s->start_ns) / 1000;
 	tk_add(&st->slots[tk_hist_slot(us)], 1);
 	tk_add(&st->sum_us, us);
+}
+
+/*
+ * The first event of a socket: a connection starts at CLOSE -> SYN_SENT
+ * (connect) or LISTEN -> SYN_RECV (an accepted child, cloned from its
+ * listener) and takes a slot. Any other first event (a listener, CLOSE ->
+ * CLOSE, or an event no port could be told for, key->port 0) takes none,
+ * and drops a slot a missed CLOSE left at this address: nothing stale is
+ * ever read.
+ */
+static __always_inline struct tk_slot *slot_start(__u64 id, int new,
+						  const struct tk_port_key *key)
+{
+	struct tk_slot *s;
+
+	if (!key->port || (new != TCP_SYN_SENT && new != TCP_SYN_RECV)) {
+		s = slot_find(id);
+		if (s)
+			slot_free(s, id);
+		return NULL;
+	}
+	s = slot_claim(id);
+	if (!s) {
+		count_uncounted(TK_UNC_UNTRACKED);
+		return NULL;
+	}
+	s->start_ns = bpf_ktime_get_ns();
+	s->port = key->port;
+	s->dir = key->dir;
+	return s;
 }
 
 static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 					    const bool btf)
 {
-	struct tk_sk_info *info = NULL;
+	bool first = old == TCP_CLOSE || old == TCP_LISTEN;
 	struct tk_trans_key tkey = {};
 	struct tk_port_key key = {};
-	bool start = is_start(old, new);
-	__u64 *cnt;
+	struct tk_slot *s = NULL;
+	__u64 *cnt, id = 0;
 
 	if (!is_tcp(sk, btf))
 		return 0;
-	/* socket-local storage needs tp_btf (5.11+): raw_tp goes without */
-	if (btf && lifetimes && !start)
-		info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
-	if (info) {
-		key.port = info->port;
-		key.dir = info->dir;
-	} else {
-		if (!port_rule(sk, old, new, &key, btf)) {
-			count_uncounted(TK_UNC_UNATTRIBUTED);
-			return 0;
-		}
-		if (btf && lifetimes && start) {
-			struct tk_sk_info init = {
-				.start_ns = bpf_ktime_get_ns(),
-				.port = key.port,
-				.dir = key.dir,
-				.listener = new == TCP_LISTEN,
-			};
-
-			/* creates it as init; a closed socket connecting or
-			 * listening again has it already and starts over */
-			info = bpf_sk_storage_get(&sk_info, sk, &init,
-						  BPF_SK_STORAGE_GET_F_CREATE);
-			if (info)
-				*info = init;
-		}
+	if (btf && lifetimes) {
+		id = sk_id(sk);
+		if (!first)
+			s = slot_find(id);
+	}
+	if (s) {
+		key.port = s->port;
+		key.dir = s->dir;
+	} else if (!port_rule(sk, old, new, &key, btf)) {
+		key.port = 0;
+	}
+	if (first && id)
+		s = slot_start(id, new, &key);
+	if (!key.port) {
+		count_uncounted(TK_UNC_UNATTRIBUTED);
+		return 0;
 	}
 
 	tkey.port = key.port;
@@ -202,18 +295,16 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 	else
 		count_uncounted(TK_UNC_TRANS_FULL);
 
-	if (new == TCP_CLOSE && info) {
-		record_lifetime(info);
-		/* the start time is spent: a reused socket must not count it
-		 * again; the storage itself goes with the socket */
-		info->start_ns = 0;
+	if (new == TCP_CLOSE && s) {
+		record_lifetime(s);
+		slot_free(s, id);
 	}
 	return 0;
 }
 
 static __always_inline int handle_error_report(struct sock *sk, const bool btf)
 {
-	struct tk_sk_info *info = NULL;
+	struct tk_slot *s = NULL;
 	struct tk_port_key key = {};
 	struct tk_conn_stats *st;
 
@@ -222,10 +313,10 @@ static __always_inline int handle_error_report(struct sock *sk, const bool btf)
 	if (SK_FIELD(btf, sk, sk_err) != ETIMEDOUT || !is_tcp(sk, btf))
 		return 0;
 	if (btf && lifetimes)
-		info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
-	if (info) {
-		key.port = info->port;
-		key.dir = info->dir;
+		s = slot_find(sk_id(sk));
+	if (s) {
+		key.port = s->port;
+		key.dir = s->dir;
 	} else if (!port_rule(sk, TCP_ESTABLISHED, TCP_ESTABLISHED, &key, btf)) {
 		return 0;
 	}

@@ -13,11 +13,11 @@
 #include "tcpkeep.bpf.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, __u64);
-} probe_storage SEC(".maps");
+} probe_word SEC(".maps");
 
 /* tp_btf itself (5.5) */
 SEC("tp_btf/inet_sock_set_state")
@@ -26,11 +26,15 @@ int BPF_PROG(tk_probe_tp_btf, struct sock *sk, int old, int new)
 	return 0;
 }
 
-/* socket-local storage from a tracing program (5.11) */
+/* compare-and-exchange, the lifetime slots' claim (5.12) */
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tk_probe_sk_storage, struct sock *sk, int old, int new)
+int BPF_PROG(tk_probe_cmpxchg, struct sock *sk, int old, int new)
 {
-	bpf_sk_storage_get(&probe_storage, sk, NULL, 0);
+	__u32 zero = 0;
+	__u64 *w = bpf_map_lookup_elem(&probe_word, &zero);
+
+	if (w)
+		__sync_val_compare_and_swap(w, 0, 1);
 	return 0;
 }
 

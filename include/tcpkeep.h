@@ -17,6 +17,8 @@
 #define TK_MAX_TRANS	16384	/* (port, direction, from, to) rows */
 #define TK_MAX_PORTS	4096	/* (port, direction) rows */
 #define TK_MAX_POLICY	1024	/* ports with a keepalive policy */
+#define TK_SLOTS	65536	/* connections whose lifetime is tracked at once */
+#define TK_SLOT_WAYS	4	/* slots a connection may take (a power of two) */
 
 /*
  * Lifetime histogram: slot i (0 < i < TK_HIST_LOG_SLOTS) holds lifetimes
@@ -46,6 +48,7 @@ enum tk_uncounted {
 	TK_UNC_CONN_FULL,	/* conns map full: lifetime or dead peer lost */
 	TK_UNC_KA_FULL,		/* keepalive stats map full */
 	TK_UNC_UNATTRIBUTED,	/* no service port could be told */
+	TK_UNC_UNTRACKED,	/* lifetime untracked: all its slots were taken */
 	TK_UNC_MAX,
 };
 
@@ -111,13 +114,18 @@ struct tk_policy {
 	__u32 off;		/* 1: port exempt, set nothing */
 };
 
-/* Socket-local storage: what the observer remembers of a connection. */
-struct tk_sk_info {
-	__u64 start_ns;		/* first state seen; 0 if unknown */
+/*
+ * A lifetime slot: what the observer remembers of a connection from its
+ * first state to CLOSE, in the "slots" array. A connection may take one of
+ * TK_SLOT_WAYS slots chosen by a hash of its socket's address; it claims a
+ * free one (sk == 0) with a compare-and-exchange and frees it at CLOSE.
+ */
+struct tk_slot {
+	__u64 sk;		/* the socket's identity; 0: free */
+	__u64 start_ns;		/* first state seen, bpf_ktime_get_ns() */
 	__u16 port;		/* service port, host byte order */
 	__u8 dir;		/* enum tk_direction */
-	__u8 listener;		/* a listening socket: no lifetime */
-	__u32 pad;
+	__u8 pad[5];
 };
 
 #endif /* TCPKEEP_H */

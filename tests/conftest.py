@@ -36,13 +36,13 @@ KERNEL = kernel_version()
 # table: the tests' own expectation, which tcpkeep (probing by loading)
 # must meet. Where a kernel lacks one, tcpkeep must say this, once.
 CAN = {
-    "lifetimes": KERNEL >= (5, 11),
+    "lifetimes": KERNEL >= (5, 12),
     "dead_peers": KERNEL >= (5, 14),
     "existing_connections": KERNEL >= (5, 15),
 }
 LACKS = {
-    "lifetimes": "this kernel lacks socket-local storage for tracing programs "
-                 "(needs Linux 5.11): no lifetimes",
+    "lifetimes": "this kernel lacks BPF compare-and-exchange (needs Linux 5.12): "
+                 "no lifetimes",
     "dead_peers": "this kernel lacks the sock:inet_sk_error_report tracepoint "
                   "(needs Linux 5.14): dead peers are not counted",
     "existing_connections": "this kernel lacks bpf_setsockopt from a socket iterator "

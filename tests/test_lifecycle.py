@@ -22,7 +22,7 @@ from conftest import (CAN, LACKS, TCPKEEP, LoopbackConn, accepted_options, cgrou
                       set_own_options, sockops_attached, tk_programs, trans)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
-TK_MAPS = {"transitions", "conns", "uncounted", "sk_info", "ka_stats", "policy", "nested"}
+TK_MAPS = {"transitions", "conns", "uncounted", "slots", "ka_stats", "policy", "nested"}
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
 
@@ -774,7 +774,7 @@ def test_pinned_maps_dump_with_named_fields(lc):
     dump = bpftool("map", "dump", "pinned", os.path.join(PIN_DIR, "transitions"))
     keys = [e["formatted"]["key"] for e in dump]
     assert {"port": port, "dir": 1, "from": 2, "to": 1, "pad": [0, 0, 0]} in keys, keys[:3]
-    for name in ("conns", "ka_stats", "uncounted", "sk_info"):
+    for name in ("conns", "ka_stats", "uncounted", "slots"):
         assert os.path.exists(os.path.join(PIN_DIR, name))
 
 

@@ -116,7 +116,7 @@ bool tk_kernel_can(enum tk_feature f)
 	if (!p)
 		return false;	/* not a kernel answer: ask again next time */
 	bpf_program__set_autoload(p->progs.tk_probe_tp_btf, f == TK_FEAT_TP_BTF);
-	bpf_program__set_autoload(p->progs.tk_probe_sk_storage, f == TK_FEAT_SK_STORAGE);
+	bpf_program__set_autoload(p->progs.tk_probe_cmpxchg, f == TK_FEAT_CMPXCHG);
 	bpf_program__set_autoload(p->progs.tk_probe_iter_setsockopt,
 				  f == TK_FEAT_ITER_SETSOCKOPT);
 	ok = probe_bpf__load(p) == 0;
@@ -341,9 +341,9 @@ static int load_observer(struct tk_loader *l, bool error_report)
 			"using raw_tp: no lifetimes, direction by the port rule\n");
 		goto raw;
 	}
-	if (lifetimes && !tk_kernel_can(TK_FEAT_SK_STORAGE)) {
-		fprintf(stderr, "tcpkeep: this kernel lacks socket-local storage for tracing "
-			"programs (needs Linux 5.11): no lifetimes, direction by the port rule\n");
+	if (lifetimes && !tk_kernel_can(TK_FEAT_CMPXCHG)) {
+		fprintf(stderr, "tcpkeep: this kernel lacks BPF compare-and-exchange (needs "
+			"Linux 5.12): no lifetimes, direction by the port rule\n");
 	} else {
 		fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer, a "
 			"tcpkeep bug: run with -v and report it; falling back to %s\n",

@@ -19,7 +19,7 @@ struct tk_loader {
 	struct bpf_link *links[TK_MAX_LINKS];
 	int nlinks;
 	const char *attach_mode;	/* "tp_btf" or "raw_tp" */
-	bool lifetimes_ok;		/* socket-local storage in use */
+	bool lifetimes_ok;		/* lifetime slots in use */
 	bool dead_peers_ok;
 	uint16_t eph_lo, eph_hi;
 	struct tk_fds fds;
@@ -30,7 +30,7 @@ struct tk_loader {
 					 * -ENOEXEC: its verifier rejected ours */
 	const char *cgroup;		/* where sockops is attached */
 	const char *pin_dir;		/* set before load: maps live pinned here */
-	bool no_lifetimes;		/* set before load: skip socket storage */
+	bool no_lifetimes;		/* set before load: no lifetime slots */
 };
 
 /* Exit codes, for scripts. */
@@ -55,7 +55,7 @@ bool tk_kernel_hides_pid1(void);
 /* Kernel features tcpkeep degrades without, probed by loading. */
 enum tk_feature {
 	TK_FEAT_TP_BTF,			/* tp_btf programs: 5.5 */
-	TK_FEAT_SK_STORAGE,		/* socket-local storage from tracing: 5.11 */
+	TK_FEAT_CMPXCHG,		/* BPF compare-and-exchange: 5.12 */
 	TK_FEAT_ITER_SETSOCKOPT,	/* bpf_setsockopt from iter/tcp: 5.15 */
 	TK_FEAT_MAX,
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The pinned layout under /sys/fs/bpf/tcpkeep, a stable interface:
- *   maps   transitions conns uncounted sk_info ka_stats policy nested
+ *   maps   transitions conns uncounted slots ka_stats policy nested
  *   links  link_set_state link_error_report link_sockops link_set_state_nested
  */
 #ifndef TK_PIN_H
