@@ -18,15 +18,30 @@ static void sum_percpu(const void *vals, int ncpu, size_t n, uint64_t *out)
 			out[i] += v[(size_t)c * n + i];
 }
 
-/*
- * Walk a per-CPU hash whose values are arrays of u64, calling fn with the
- * key and the values summed over CPUs.
- */
-static int walk_percpu(int fd, size_t key_sz, size_t nvals,
-		       int (*fn)(struct tk_snapshot *, const void *, const uint64_t *),
-		       struct tk_snapshot *s)
+/* Values per key of the map: one per possible CPU for per-CPU maps. */
+static int values_per_key(int fd)
 {
-	int ncpu = libbpf_num_possible_cpus();
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+
+	if (err)
+		return err;
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		return libbpf_num_possible_cpus();
+	return 1;
+}
+
+/*
+ * Walk a hash whose values are arrays of u64, per CPU or shared, calling
+ * fn with the key and the values (summed over CPUs).
+ */
+static int walk_counters(int fd, size_t key_sz, size_t nvals,
+			 int (*fn)(struct tk_snapshot *, const void *, const uint64_t *),
+			 struct tk_snapshot *s)
+{
+	int ncpu = values_per_key(fd);
 	char key[32], next[32];
 	uint64_t *sum = NULL;
 	void *vals = NULL;
@@ -133,13 +148,13 @@ int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
 	int err = 0;
 
 	if (fds->transitions >= 0)
-		err = walk_percpu(fds->transitions, sizeof(struct tk_trans_key), 1,
+		err = walk_counters(fds->transitions, sizeof(struct tk_trans_key), 1,
 				  add_transition, s);
 	if (!err && fds->conns >= 0)
-		err = walk_percpu(fds->conns, sizeof(struct tk_port_key),
+		err = walk_counters(fds->conns, sizeof(struct tk_port_key),
 				  sizeof(struct tk_conn_stats) / sizeof(uint64_t), add_conn, s);
 	if (!err && fds->ka_stats >= 0)
-		err = walk_percpu(fds->ka_stats, sizeof(struct tk_port_key),
+		err = walk_counters(fds->ka_stats, sizeof(struct tk_port_key),
 				  sizeof(struct tk_ka_stats) / sizeof(uint64_t), add_ka, s);
 	if (!err && fds->policy >= 0) {
 		err = read_policy(fds->policy, s);
