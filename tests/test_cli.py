@@ -83,7 +83,8 @@ def test_json_frames_follow_the_schema(tcpkeep):
     json.dumps(f)
     for key, typ in (("time", str), ("monotonic", float), ("interval_s", float),
                      ("observer", str), ("missed", int), ("unattributed", int),
-                     ("missed_detail", dict), ("rows", list), ("policy", list)):
+                     ("missed_detail", dict), ("lifetimes_untracked", int),
+                     ("memory", dict), ("rows", list), ("policy", list)):
         assert isinstance(f[key], typ), key
     assert f["observer"] in ("tp_btf", "raw_tp")
     assert {r["port"] for r in f["rows"]} == {port}

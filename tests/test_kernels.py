@@ -20,6 +20,13 @@ pytestmark = pytest.mark.vm
 REJECTED = "verifier rejected"
 
 
+def possible_cpus():
+    with open("/sys/devices/system/cpu/possible") as f:
+        return sum(int(b) - int(a) + 1 if "-" in r else 1
+                   for r in f.read().strip().split(",")
+                   for a, _, b in [r.partition("-")])
+
+
 def said_once_if_lacking(stderr):
     for what, can in CAN.items():
         n = stderr.count(LACKS[what])
@@ -72,6 +79,16 @@ def test_pin_and_status_show_the_capabilities(unpinned):
     }, st["capabilities"]
     text = run_tcpkeep("status").stdout
     assert f"lifetimes {'on' if CAN['lifetimes'] else 'off'}" in text, text
+    # the maps' memory is the kernel's own bytes_memlock of every pinned
+    # map, and stays under 32 MiB on a 128-CPU host at default sizes
+    mem = st["memory"]
+    pinned = [os.path.join("/sys/fs/bpf/tcpkeep", n) for n in os.listdir("/sys/fs/bpf/tcpkeep")
+              if not n.startswith("link_")]
+    kernel = sum(json.loads(subprocess.run(["bpftool", "-j", "map", "show", "pinned", p],
+                                           capture_output=True, text=True, check=True).stdout)
+                 ["bytes_memlock"] for p in pinned)
+    assert mem["bytes"] == kernel and mem["cpus"] == possible_cpus(), (mem, kernel)
+    assert mem["bytes"] <= mem["bytes_128_cpus"] < 32 << 20, mem
     # a policy change that asks for open connections says what it can do
     p = run_tcpkeep("policy", "set", "24021:idle=60", "--apply-existing")
     assert p.returncode == 0, p.stderr

@@ -403,6 +403,7 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
 	l->fds.uncounted = bpf_map__fd(l->obs->maps.uncounted);
 	l->fds.nested = bpf_map__fd(l->obs->maps.nested);
+	l->fds.slots = bpf_map__fd(l->obs->maps.slots);
 
 	/* run: an empty policy means observer only; pin always loads the
 	 * enforcer so that `policy set` works later without a re-pin */

@@ -423,6 +423,7 @@ int tk_pinned_open(struct tk_pinned *p)
 	p->fds.ka_stats = open_map("ka_stats");
 	p->fds.policy = open_map("policy");
 	p->fds.nested = open_map("nested");
+	p->fds.slots = open_map("slots");
 
 	for (int i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
@@ -469,7 +470,8 @@ int tk_pinned_open(struct tk_pinned *p)
 void tk_pinned_close(struct tk_pinned *p)
 {
 	int *fds[] = { &p->fds.transitions, &p->fds.conns, &p->fds.uncounted,
-		       &p->fds.ka_stats, &p->fds.policy, &p->fds.nested };
+		       &p->fds.ka_stats, &p->fds.policy, &p->fds.nested,
+		       &p->fds.slots };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)

@@ -142,6 +142,53 @@ static int policy_cmp(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
+/* bytes_memlock of a map from its fdinfo, 0 if unknown */
+static uint64_t memlock_of(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * What the maps take in the kernel, here and on a TK_MEM_BIG_HOST-CPU
+ * host: a per-CPU map holds a copy of every value per possible CPU, the
+ * rest does not grow with the CPUs.
+ */
+static void read_memory(const struct tk_fds *fds, struct tk_snapshot *s)
+{
+	const int maps[] = { fds->transitions, fds->conns, fds->uncounted, fds->ka_stats,
+			     fds->policy, fds->nested, fds->slots };
+
+	s->ncpus = libbpf_num_possible_cpus();
+	s->mem_bytes = s->mem_bytes_big = 0;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		uint64_t here = memlock_of(maps[i]);
+		int per_key;
+
+		if (maps[i] < 0 || bpf_obj_get_info_by_fd(maps[i], &info, &len))
+			continue;
+		per_key = values_per_key(maps[i]);
+		s->mem_bytes += here;
+		s->mem_bytes_big += here;
+		if (per_key > 1 && per_key < TK_MEM_BIG_HOST)
+			s->mem_bytes_big += (uint64_t)((info.value_size + 7) & ~7u) *
+					    info.max_entries * (TK_MEM_BIG_HOST - per_key);
+	}
+}
+
 int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -186,6 +233,7 @@ int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
 		free(vals);
 	}
 
+	read_memory(fds, s);
 	s->recursion_misses = 0;
 	for (int i = 0; i < fds->nprogs; i++) {
 		struct bpf_prog_info info = {};

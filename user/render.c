@@ -17,12 +17,13 @@ static void print_header(FILE *f, const struct tk_snapshot *cur, double dt)
 	fprintf(f, "tcpkeep %s  observer %s  enforcer %s  interval %.1fs\n", when,
 		cur->attach_mode, cur->enforcer_ok ? "on" : "off", dt);
 	fprintf(f, "missed %llu (kernel skipped %llu, caught %llu, map full %llu)  "
-		"unattributed %llu%s%s%s\n",
+		"unattributed %llu  untracked lifetimes %llu%s%s%s\n",
 		(unsigned long long)tk_snapshot_missed(cur),
 		(unsigned long long)cur->recursion_misses,
 		(unsigned long long)cur->nested_caught,
 		(unsigned long long)(tk_snapshot_missed(cur) - tk_snapshot_kernel_missed(cur)),
 		(unsigned long long)cur->uncounted[TK_UNC_UNATTRIBUTED],
+		(unsigned long long)cur->uncounted[TK_UNC_UNTRACKED],
 		cur->states_ok ? "" : "  [current states unavailable]",
 		cur->lifetimes_ok ? "" : "  [no lifetimes]",
 		cur->dead_peers_ok ? "" : "  [dead peers unavailable]");

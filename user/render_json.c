@@ -117,10 +117,14 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 	fprintf(f, "\"missed\":%llu,\"missed_detail\":{\"kernel_skipped\":%llu,"
 		"\"nested_caught\":%llu,"
 		"\"transitions_map_full\":%llu,\"conns_map_full\":%llu,"
-		"\"keepalive_map_full\":%llu},\"unattributed\":%llu,\"rows\":[",
+		"\"keepalive_map_full\":%llu},\"unattributed\":%llu,"
+		"\"lifetimes_untracked\":%llu,\"memory\":{\"cpus\":%d,\"bytes\":%llu,"
+		"\"bytes_%d_cpus\":%llu},\"rows\":[",
 		U(tk_snapshot_missed(cur)), U(cur->recursion_misses), U(cur->nested_caught),
 		U(cur->uncounted[TK_UNC_TRANS_FULL]), U(cur->uncounted[TK_UNC_CONN_FULL]),
-		U(cur->uncounted[TK_UNC_KA_FULL]), U(cur->uncounted[TK_UNC_UNATTRIBUTED]));
+		U(cur->uncounted[TK_UNC_KA_FULL]), U(cur->uncounted[TK_UNC_UNATTRIBUTED]),
+		U(cur->uncounted[TK_UNC_UNTRACKED]), cur->ncpus, U(cur->mem_bytes), TK_MEM_BIG_HOST,
+		U(cur->mem_bytes_big));
 	for (size_t i = 0; i < cur->nrows; i++) {
 		const struct tk_row *r = &cur->rows[i];
 

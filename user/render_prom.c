@@ -258,6 +258,12 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	       "Transitions of sockets with no service port (both ports ephemeral).");
 	fprintf(f, "tcpkeep_unattributed_transitions_total %llu\n",
 		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
+	family(f, "tcpkeep_lifetimes_untracked_total", "counter",
+	       "Connections whose lifetime was not measured: every slot they may take was held.");
+	fprintf(f, "tcpkeep_lifetimes_untracked_total %llu\n", U(s->uncounted[TK_UNC_UNTRACKED]));
+	family(f, "tcpkeep_maps_bytes", "gauge",
+	       "Kernel memory of tcpkeep's BPF maps (bytes_memlock) on this host.");
+	fprintf(f, "tcpkeep_maps_bytes %llu\n", U(s->mem_bytes));
 	family(f, "tcpkeep_bpf_program_attached", "gauge",
 	       "1 if the BPF program is attached, 0 if not.");
 	for (int i = 0; i < TK_PROM_PROGS; i++)

@@ -14,6 +14,8 @@
 #include "tcpkeep.h"
 
 #define TK_PORTS 65536
+/* the big host the maps' memory is also given for */
+#define TK_MEM_BIG_HOST 128
 
 /* Kernel TCP state numbers (include/net/tcp_states.h). */
 enum tk_tcp_state {
@@ -61,6 +63,10 @@ struct tk_snapshot {
 	uint64_t recursion_misses;	/* events the kernel skipped a program for */
 	uint64_t nested_caught;		/* of those, counted by the nested program */
 	uint64_t uncounted[TK_UNC_MAX];
+	/* kernel memory of the maps (bytes_memlock): on this host, with
+	 * ncpus possible CPUs, and the same maps on a TK_MEM_BIG_HOST-CPU host */
+	uint64_t mem_bytes, mem_bytes_big;
+	int ncpus;
 	size_t nrows, cap;
 	struct tk_row *rows;
 	size_t npolicy;

@@ -89,9 +89,13 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
 		"%llu keepalive applied, %llu dead peers\n", U(t.transitions), U(t.opened),
 		U(t.closed), U(t.reset), U(t.applied), U(t.dead_peers));
-	fprintf(f, "missed:        %llu (kernel skipped %llu, caught %llu)  unattributed %llu\n",
+	fprintf(f, "missed:        %llu (kernel skipped %llu, caught %llu)  unattributed %llu  "
+		"untracked lifetimes %llu\n",
 		U(tk_snapshot_missed(s)), U(s->recursion_misses), U(s->nested_caught),
-		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
+		U(s->uncounted[TK_UNC_UNATTRIBUTED]), U(s->uncounted[TK_UNC_UNTRACKED]));
+	fprintf(f, "maps:          %.1f MiB on this host (%d CPUs), %.1f MiB on %d CPUs\n",
+		s->mem_bytes / 1048576.0, s->ncpus, s->mem_bytes_big / 1048576.0,
+		TK_MEM_BIG_HOST);
 	fprintf(f, "policy:        %zu port%s\n", s->npolicy, s->npolicy == 1 ? "" : "s");
 	if (s->npolicy)
 		tk_render_policy_text(f, s);
@@ -146,9 +150,12 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		"\"reset\":%llu,\"keepalive_applied\":%llu,\"dead_peers\":%llu}",
 		U(t.transitions), U(t.opened), U(t.closed), U(t.reset), U(t.applied),
 		U(t.dead_peers));
-	fprintf(f, ",\"missed\":%llu,\"nested_caught\":%llu,\"unattributed\":%llu,\"policy\":",
+	fprintf(f, ",\"missed\":%llu,\"nested_caught\":%llu,\"unattributed\":%llu,"
+		"\"lifetimes_untracked\":%llu,\"memory\":{\"cpus\":%d,\"bytes\":%llu,"
+		"\"bytes_%d_cpus\":%llu},\"policy\":",
 		U(tk_snapshot_missed(s)), U(s->nested_caught),
-		U(s->uncounted[TK_UNC_UNATTRIBUTED]));
+		U(s->uncounted[TK_UNC_UNATTRIBUTED]), U(s->uncounted[TK_UNC_UNTRACKED]),
+		s->ncpus, U(s->mem_bytes), TK_MEM_BIG_HOST, U(s->mem_bytes_big));
 	tk_render_policy_json(f, s);
 	fputs("}\n", f);
 }
