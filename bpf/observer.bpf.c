@@ -60,6 +60,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+
 	__uint(max_entries, TK_SLOTS);
 	__type(key, __u32);
 	__type(value, struct tk_slot);
@@ -187,13 +188,28 @@ static __always_inline struct tk_slot *slot_find(__u64 id)
  * A slot for a socket entering its first state: the one it still holds
  * (its last CLOSE was missed, or the address is reused and that CLOSE was
  * missed), else a free one claimed with a compare-and-exchange, else NULL.
+ * One pass; a second only when another CPU took the free slot first.
  */
 static __always_inline struct tk_slot *slot_claim(__u64 id)
 {
-	__u32 base = slot_base(id);
-	struct tk_slot *s = slot_find(id);
+	__u32 base = slot_base(id), free = TK_SLOT_WAYS;
+	struct tk_slot *s;
 
-	if (s)
+#pragma unroll
+	for (__u32 w = 0; w < TK_SLOT_WAYS; w++) {
+		__u64 tag;
+
+		s = slot_at(base, w);
+		if (!s)
+			continue;
+		tag = READ_ONCE(s->sk);
+		if (tag == id)
+			return s;
+		if (!tag && free == TK_SLOT_WAYS)
+			free = w;
+	}
+	s = free < TK_SLOT_WAYS ? slot_at(base, free) : NULL;
+	if (s && !__sync_val_compare_and_swap(&s->sk, 0, id))
 		return s;
 #pragma unroll
 	for (__u32 w = 0; w < TK_SLOT_WAYS; w++) {
