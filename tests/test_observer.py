@@ -2,13 +2,13 @@
 """The observer against the real kernel: exact counts, directions, IPv6,
 refused and reset connections, lifetimes, current states. Needs root.
 Each test uses its own ports (21xxx) on loopback only."""
+import contextlib
 import functools
 import os
 import re
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
@@ -27,62 +27,6 @@ def listener(port, family=socket.AF_INET, backlog=1024):
 def rst_close(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
-
-
-@pytest.mark.vm
-def test_exact_accounting_20000_connections(tcpkeep):
-    port, total, threads = 21001, 20000, 2
-    tk = tcpkeep("-p", str(port))
-    srv = listener(port)
-    stop = threading.Event()
-
-    def serve():
-        # the server closes first: TIME_WAIT stays on its side, so the
-        # clients never run out of ephemeral ports
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-            except socket.timeout:
-                continue
-            c.close()
-
-    def client(n):
-        for _ in range(n):
-            c = socket.create_connection(("127.0.0.1", port))
-            c.recv(1)
-            c.close()
-
-    server = threading.Thread(target=serve)
-    hides_pid1 = kernel_hides_pid1()
-    pid1 = Pid1Events(port)
-    server.start()
-    try:
-        clients = [threading.Thread(target=client, args=(total // threads,))
-                   for _ in range(threads)]
-        for c in clients:
-            c.start()
-        for c in clients:
-            c.join()
-        done = time.monotonic()
-        in_pid1 = pid1.stop()
-    finally:
-        stop.set()
-        server.join()
-        srv.close()
-        pid1.close()
-    f = tk.frame_after(done)
-    missed = f["missed"]
-    assert missed <= total * 0.001, f"missed {missed} of {total}"
-    for direction, name in (("out", "SYN_SENT->ESTABLISHED"),
-                            ("in", "LISTEN->SYN_RECV"),
-                            ("in", "SYN_RECV->ESTABLISHED")):
-        got = trans(f, port, direction, name)
-        hidden = in_pid1.get(name, 0) if hides_pid1 else 0
-        assert total - missed - hidden <= got <= total, (direction, name, got, missed,
-                                                         hidden)
-    assert row(f, port, "out")["totals"]["new"] >= total - missed
-    assert tk.stop() == 0
 
 
 @pytest.mark.vm
@@ -258,10 +202,10 @@ def kernel_hides_pid1():
 class Pid1Events:
     """The kernel's own count, by ftrace (not BPF, so not hidden), of the
     inet_sock_set_state events of a port that fired while a thread of
-    PID 1 was on the CPU. Runs in an ftrace instance of its own (tracefs
-    mounted if it is not, unmounted again), recording only events of
-    tasks older than the test: PID 1's threads, kernel threads; the
-    test's own tasks would flood it."""
+    PID 1 was on the CPU, by direction. Runs in an ftrace instance of its
+    own (tracefs mounted if it is not, unmounted again), recording only
+    PID 1's threads, those it starts during the test too (event-fork):
+    the test's own tasks would flood it."""
 
     TRACEFS = "/sys/kernel/tracing"
 
@@ -273,12 +217,13 @@ class Pid1Events:
         self.dir = os.path.join(self.TRACEFS, "instances", f"tcpkeep-test-{os.getpid()}")
         try:
             os.mkdir(self.dir)
-            with open("/proc/sys/kernel/ns_last_pid") as f:
-                first_new = int(f.read()) + 1
+            self.port = port
             self.write("options/record-tgid", "1")
+            self.write("options/event-fork", "1")
+            self.write("set_event_pid", " ".join(os.listdir("/proc/1/task")))
             self.write("buffer_size_kb", "32768")
             self.write("events/sock/inet_sock_set_state/filter",
-                       f"(sport == {port} || dport == {port}) && common_pid < {first_new}")
+                       f"sport == {port} || dport == {port}")
             self.write("events/sock/inet_sock_set_state/enable", "1")
         except BaseException:
             self.close()    # the caller gets no object to close
@@ -289,8 +234,8 @@ class Pid1Events:
             f.write(value)
 
     def stop(self):
-        """Events in PID 1's context, {"FROM->TO": n}; fails if ftrace
-        itself lost any."""
+        """Events in PID 1's context, {(direction, "FROM->TO"): n}; fails
+        if ftrace itself lost any."""
         self.write("events/sock/inet_sock_set_state/enable", "0")
         for cpu in os.listdir(os.path.join(self.dir, "per_cpu")):
             with open(os.path.join(self.dir, "per_cpu", cpu, "stats")) as f:
@@ -300,10 +245,11 @@ class Pid1Events:
         with open(os.path.join(self.dir, "trace")) as f:
             for line in f:
                 self.lines += 1
-                m = re.search(r"-\d+\s+\(\s*(\d+)\).*oldstate=TCP_(\w+) newstate=TCP_(\w+)",
-                              line)
+                m = re.search(r"-\d+\s+\(\s*(\d+)\).* sport=(\d+) .*"
+                              r"oldstate=TCP_(\w+) newstate=TCP_(\w+)", line)
                 if m and m.group(1) == "1":
-                    key = f"{m.group(2)}->{m.group(3)}"
+                    key = ("in" if int(m.group(2)) == self.port else "out",
+                           f"{m.group(3)}->{m.group(4)}")
                     found[key] = found.get(key, 0) + 1
         return found
 
@@ -315,18 +261,20 @@ class Pid1Events:
             subprocess.run(["umount", self.TRACEFS], check=True)
 
 
-def fin_churn_in_netns(port, n):
-    """n connections with an orderly client-first close, from two threads,
-    in a network namespace of their own (its counters are theirs alone;
-    it goes, TIME_WAIT sockets and all, when the command exits). Returns
-    churn's counts and the namespace's TcpExt deltas."""
+def churn_in_netns(port, n, fin):
+    """n connections from two threads, closed orderly by the client first
+    (fin) or reset by it, in a network namespace of their own (its
+    counters are theirs alone; it goes, TIME_WAIT sockets and all, when
+    the command exits). Returns churn's counts and the namespace's TcpExt
+    deltas."""
     # the last server sockets may still wait in LAST_ACK for the client's
     # final ACK: let them close before the namespace goes (10 s at most)
     settle = ("for i in $(seq 200); do ss -Htn state last-ack state fin-wait-1 "
               "state fin-wait-2 state closing state close-wait | grep -q . || break; "
               "sleep 0.05; done")
     script = ("ip link set lo up && cat /proc/net/netstat && echo ---- && "
-              f"{CHURN} -p {port} -n {n} -f -t 2 && {settle} && echo ---- && "
+              f"{CHURN} -p {port} -n {n} {'-f' if fin else ''} -t 2 && {settle} && "
+              "echo ---- && "
               "cat /proc/net/netstat")
     p = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True,
                        text=True, timeout=600)
@@ -353,7 +301,7 @@ def test_fin_close_200000_connections_counted_plus_missed_is_exact(tcpkeep):
     f0 = tk.frame_after()
     pid1 = Pid1Events(port)
     try:
-        counts, tcpext = fin_churn_in_netns(port, n)
+        counts, tcpext = churn_in_netns(port, n, fin=True)
         in_pid1 = pid1.stop()
     finally:
         pid1.close()
@@ -390,3 +338,125 @@ def test_fin_close_200000_connections_counted_plus_missed_is_exact(tcpkeep):
           f"ftrace recorded {pid1.lines} lines)")
     assert sum(counted.values()) + d_unattributed + d_missed + hidden == \
         sum(expected.values()), (short, d_missed, detail, d_unattributed, in_pid1)
+
+
+@contextlib.contextmanager
+def cpu_hogs(n):
+    """n CPU-bound processes beside the test: the observer's runs get
+    preempted and interrupted more, as on a busy server."""
+    hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
+def deltas(f0, f1, port):
+    """{(direction, "FROM->TO"): n} counted for port between two frames."""
+    out = {}
+    for d in ("in", "out"):
+        for t, c in (row(f1, port, d) or {"transitions": {}})["transitions"].items():
+            out[(d, t)] = c - (trans(f0, port, d, t) if f0 else 0)
+    return out
+
+
+def lifetimes(f, port, d):
+    r = row(f, port, d) if f else None
+    return r["lifetime"]["count"] if r else 0
+
+
+def rst_churn_beside_cpu_hogs(tcpkeep, port, n):
+    """RST churn (the benchmark's load) from two threads while two more
+    processes keep both CPUs busy. The paths of a reset connection vary
+    (who closed first), but every connection starts, establishes and
+    reaches CLOSE exactly once on each end. Returns what was counted of
+    those (with what fired where BPF cannot see, on a kernel that hides
+    PID 1), what was expected, and the deltas of missed and untracked."""
+    tk = tcpkeep("--no-defaults", interval=0.5)
+    hides_pid1 = kernel_hides_pid1()
+    f0 = tk.frame_after()
+    pid1 = Pid1Events(port)
+    try:
+        with cpu_hogs(2):
+            counts, _ = churn_in_netns(port, n, fin=False)
+        in_pid1 = pid1.stop()
+    finally:
+        pid1.close()
+    f1 = tk.frame_after()
+    assert tk.stop() == 0
+    hidden = in_pid1 if hides_pid1 else {}
+    conns, errors = int(counts["conns"]), int(counts["errors"])
+    assert conns == n and int(counts["accepted"]) == n
+
+    counted = deltas(f0, f1, port)
+    seen = {k: counted.get(k, 0) + hidden.get(k, 0) for k in set(counted) | set(hidden)}
+
+    def closes(d):
+        return sum(c for (dd, t), c in seen.items()
+                   if dd == d and t.endswith("->CLOSE") and
+                   not t.startswith(("SYN_SENT->", "LISTEN->")))
+
+    got = {
+        "out starts": seen.get(("out", "CLOSE->SYN_SENT"), 0),
+        "out established": seen.get(("out", "SYN_SENT->ESTABLISHED"), 0),
+        "out refused": seen.get(("out", "SYN_SENT->CLOSE"), 0),
+        "out closes": closes("out"),
+        "in starts": seen.get(("in", "LISTEN->SYN_RECV"), 0),
+        "in established": seen.get(("in", "SYN_RECV->ESTABLISHED"), 0),
+        "in closes": closes("in"),
+        "listener opened": seen.get(("in", "CLOSE->LISTEN"), 0),
+        "listener closed": seen.get(("in", "LISTEN->CLOSE"), 0),
+    }
+    want = {
+        "out starts": n + errors, "out established": n, "out refused": errors,
+        "out closes": n, "in starts": n, "in established": n, "in closes": n,
+        "listener opened": 1, "listener closed": 1,
+    }
+    out = {
+        "missed": f1["missed"] - f0["missed"],
+        "detail": {k: f1["missed_detail"][k] - f0["missed_detail"][k]
+                   for k in f1["missed_detail"]},
+        "unattributed": f1["unattributed"] - f0["unattributed"],
+        "untracked": f1["lifetimes_untracked"] - f0["lifetimes_untracked"],
+        "measured": sum(lifetimes(f1, port, d) - lifetimes(f0, port, d) for d in ("in", "out")),
+        # a start or CLOSE fired where BPF cannot see measures no lifetime
+        "hidden ends": sum(c for (_, t), c in hidden.items()
+                           if t in ("CLOSE->SYN_SENT", "LISTEN->SYN_RECV") or
+                           (t.endswith("->CLOSE") and not t.startswith("LISTEN->"))),
+        "lifetimes": 2 * n + errors,
+    }
+    print(f"{n} RST connections beside two CPU hogs: {out}, in PID 1's context {in_pid1} "
+          f"(hidden from BPF: {hides_pid1})")
+    return got, want, out
+
+
+@pytest.mark.parametrize("n", [20000, 200000])
+def test_rst_churn_beside_two_cpu_hogs_misses_nothing(tcpkeep, n):
+    """On this machine nothing is missed: every connection's start,
+    establishment and close are counted exactly, and every lifetime is
+    measured or said untracked."""
+    got, want, out = rst_churn_beside_cpu_hogs(tcpkeep, 21060 + (n == 200000), n)
+    assert out["missed"] == 0, out
+    assert got == want, (got, want)
+    assert out["unattributed"] == 0
+    if CAN["lifetimes"]:
+        assert out["measured"] + out["untracked"] <= out["lifetimes"] <= \
+            out["measured"] + out["untracked"] + out["hidden ends"], out
+
+
+@pytest.mark.vm
+def test_rst_churn_counts_add_up_on_every_kernel(tcpkeep):
+    """The same load on any kernel, under emulation too, where interrupts
+    land where real hardware seldom puts them (the few instructions
+    around a program run in which the kernel skips it and the nested
+    program cannot catch it): whatever is not counted is in missed."""
+    got, want, out = rst_churn_beside_cpu_hogs(tcpkeep, 21062, 20000)
+    for k in want:
+        assert got[k] <= want[k], (k, got, want)
+    assert sum(want.values()) - sum(got.values()) <= out["missed"], (got, want, out)
+    assert out["missed"] <= out["detail"]["kernel_skipped"], out
+    if CAN["lifetimes"]:
+        assert out["measured"] + out["untracked"] <= out["lifetimes"] <= \
+            out["measured"] + out["untracked"] + out["hidden ends"] + out["missed"], out
