@@ -11,12 +11,14 @@
  * listener with the listener's options, so options put on a listener
  * would outlive every later change of policy (off, del, unpin) on all
  * connections it accepts. Each accepted connection is set on its own
- * instead, before accept() returns; with no policy, it keeps what the
- * application gave its listener.
+ * instead, before accept() returns, and only where the options it took
+ * from its listener differ from the policy; with no policy, it keeps what
+ * the application gave its listener.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "tcpkeep.h"
 #include "tcpkeep.bpf.h"
 
@@ -41,13 +43,68 @@ __u64 iter_errors;	/* sockets where an option failed */
 static const struct tk_ka_stats zero_ka;
 
 /*
- * Set the policy's options on sk (a sockops context or a locked socket).
- * SO_KEEPALIVE arms the timer only on an off->on change, and only
- * TCP_KEEPIDLE re-arms it, so the order is fixed: SO_KEEPALIVE, then always
- * TCP_KEEPIDLE, then the rest. Each result is checked on its own.
- * Returns the number of options that failed.
+ * Which options of the policy a connection lacks, as bits (1 << enum
+ * tk_ka_opt), read from its tcp_sock. An accepted child is a clone of its
+ * listener, so it comes with the listener's SO_KEEPALIVE, times and user
+ * timeout, and with its keepalive timer already armed when SO_KEEPALIVE
+ * is on; a connect()ing socket has what the application set before.
+ * Nothing read means everything is set (tp NULL).
+ *
+ * Read directly (CO-RE, the same fields from 5.10 to 6.18): SO_KEEPALIVE
+ * (SOCK_KEEPOPEN in sk_flags), keepalive_probes and icsk_user_timeout (ms).
+ * A probes count of 0 stands for the sysctl default: it always differs.
+ *
+ * The idle and interval times are held in jiffies. A BPF program learns
+ * HZ only from a __kconfig extern, and libbpf refuses to load one without
+ * the kernel's config file (/boot/config-*, /proc/config.gz), which
+ * containers and our test guests lack. So they are asked of the kernel,
+ * which divides by HZ: bpf_getsockopt knows TCP_KEEPIDLE and TCP_KEEPINTVL
+ * from 6.1 on. Before 6.1 it fails, and both are set whenever the socket
+ * holds a value of its own. A time of 0 (the sysctl default) is not looked
+ * up: it differs, and costs no call.
  */
-static __always_inline int set_options(void *sk, const struct tk_policy *pol,
+static __always_inline __u32 options_to_set(void *sk, const struct tcp_sock *tp,
+					    const struct tk_policy *pol)
+{
+	__u32 todo = 1 << TK_OPT_KEEPALIVE | 1 << TK_OPT_KEEPIDLE | 1 << TK_OPT_KEEPINTVL |
+		     1 << TK_OPT_KEEPCNT | 1 << TK_OPT_USER_TIMEOUT;
+	unsigned long keepopen = 1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN);
+	int secs;
+
+	/* user-timeout 0 in the policy: leave the socket's own */
+	if (!pol->user_timeout)
+		todo &= ~(1 << TK_OPT_USER_TIMEOUT);
+	if (!tp)
+		return todo;
+	if (tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags & keepopen)
+		todo &= ~(1 << TK_OPT_KEEPALIVE);
+	if (tp->keepalive_probes == pol->cnt)
+		todo &= ~(1 << TK_OPT_KEEPCNT);
+	if (pol->user_timeout && tp->inet_conn.icsk_user_timeout == pol->user_timeout * 1000)
+		todo &= ~(1 << TK_OPT_USER_TIMEOUT);
+	if (tp->keepalive_time &&
+	    !bpf_getsockopt(sk, SOL_TCP, TCP_KEEPIDLE, &secs, sizeof(secs)) &&
+	    secs == pol->idle)
+		todo &= ~(1 << TK_OPT_KEEPIDLE);
+	if (tp->keepalive_intvl &&
+	    !bpf_getsockopt(sk, SOL_TCP, TCP_KEEPINTVL, &secs, sizeof(secs)) &&
+	    secs == pol->intvl)
+		todo &= ~(1 << TK_OPT_KEEPINTVL);
+	return todo;
+}
+
+/*
+ * Set the options in todo on sk (a sockops context or a locked socket),
+ * each result checked on its own. SO_KEEPALIVE arms the keepalive timer
+ * only on an off->on change, with the idle time the socket has then;
+ * TCP_KEEPIDLE re-arms it only when SO_KEEPALIVE is already on. So
+ * SO_KEEPALIVE goes last: when it was off, the times are plain stores and
+ * the timer is armed once, with the policy's idle; when it was on, a
+ * different idle re-arms the timer the kernel armed at the clone. (On an
+ * initiated connection the kernel arms it again after the callback, with
+ * the idle now in place.) Returns the number of options that failed.
+ */
+static __always_inline int set_options(void *sk, const struct tk_policy *pol, __u32 todo,
 				       struct tk_ka_stats *st)
 {
 	/* indexed by enum tk_ka_opt */
@@ -56,17 +113,20 @@ static __always_inline int set_options(void *sk, const struct tk_policy *pol,
 				       TCP_KEEPCNT, TCP_USER_TIMEOUT };
 	int val[TK_OPT_MAX] = { 1, pol->idle, pol->intvl, pol->cnt,
 				pol->user_timeout * 1000 /* ms */ };
+	const int order[TK_OPT_MAX] = { TK_OPT_KEEPIDLE, TK_OPT_KEEPINTVL, TK_OPT_KEEPCNT,
+					TK_OPT_USER_TIMEOUT, TK_OPT_KEEPALIVE };
 	int failed = 0;
 
 #pragma unroll
 	for (int i = 0; i < TK_OPT_MAX; i++) {
-		/* user-timeout 0: leave the socket's own */
-		if (i == TK_OPT_USER_TIMEOUT && !pol->user_timeout)
+		int opt = order[i];
+
+		if (!(todo & (1 << opt)))
 			continue;
-		if (bpf_setsockopt(sk, level[i], name[i], &val[i], sizeof(val[i]))) {
+		if (bpf_setsockopt(sk, level[opt], name[opt], &val[opt], sizeof(val[opt]))) {
 			failed++;
 			if (st)
-				st->errors[i]++;
+				st->errors[opt]++;
 		}
 	}
 	return failed;
@@ -83,11 +143,13 @@ static __always_inline struct tk_ka_stats *ka_stats_of(__u16 port, __u8 dir)
 }
 
 /*
- * Apply pol, the policy of port, to a connection. -1 if there is nothing
- * to apply, else the options that failed.
+ * Apply pol, the policy of port, to a connection: sk to set options on,
+ * tp to read them from (NULL: set them all). -1 if there is nothing to
+ * apply, else the options that failed. "applied" counts connections that
+ * end with the whole policy in place, whether anything had to be set.
  */
-static __always_inline int apply(void *sk, const struct tk_policy *pol, __u16 port,
-				 __u8 dir)
+static __always_inline int apply(void *sk, const struct tcp_sock *tp,
+				 const struct tk_policy *pol, __u16 port, __u8 dir)
 {
 	struct tk_ka_stats *st;
 	int failed;
@@ -95,15 +157,23 @@ static __always_inline int apply(void *sk, const struct tk_policy *pol, __u16 po
 	if (!pol || pol->off)
 		return -1;
 	st = ka_stats_of(port, dir);
-	failed = set_options(sk, pol, st);
+	failed = set_options(sk, pol, options_to_set(sk, tp, pol), st);
 	if (!failed && st)
 		st->applied++;
 	return failed;
 }
 
-static __always_inline int enforce(void *sk, __u16 port, __u8 dir)
+/* A new connection: on a port without policy, one lookup and nothing more. */
+static __always_inline void enforce_new(struct bpf_sock_ops *skops, __u16 port, __u8 dir)
 {
-	return apply(sk, bpf_map_lookup_elem(&policy, &port), port, dir);
+	const struct tk_policy *pol = bpf_map_lookup_elem(&policy, &port);
+	struct bpf_sock *sk;
+
+	if (!pol || pol->off)
+		return;
+	/* skops->sk and bpf_skc_to_tcp_sock in sockops: both 5.10 */
+	sk = skops->sk;
+	apply(skops, sk ? bpf_skc_to_tcp_sock(sk) : NULL, pol, port, dir);
 }
 
 SEC("sockops")
@@ -116,10 +186,10 @@ int tk_sockops(struct bpf_sock_ops *skops)
 	 */
 	switch (skops->op) {
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		enforce(skops, skops->local_port, TK_DIR_IN);
+		enforce_new(skops, skops->local_port, TK_DIR_IN);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		enforce(skops, bpf_ntohl(skops->remote_port), TK_DIR_OUT);
+		enforce_new(skops, bpf_ntohl(skops->remote_port), TK_DIR_OUT);
 		break;
 	}
 	return 1;
@@ -151,9 +221,10 @@ int tk_iter_existing(struct bpf_iter__tcp *ctx)
 	/* accepted on a policy port ("in"), else initiated to one ("out") */
 	pol = bpf_map_lookup_elem(&policy, &lport);
 	if (pol)
-		failed = apply(tp, pol, lport, TK_DIR_IN);
+		failed = apply(tp, tp, pol, lport, TK_DIR_IN);
 	else
-		failed = enforce(tp, rport, TK_DIR_OUT);
+		failed = apply(tp, tp, bpf_map_lookup_elem(&policy, &rport), rport,
+			       TK_DIR_OUT);
 	if (failed == 0)
 		iter_sockets++;
 	else if (failed > 0)
