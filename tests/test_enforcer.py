@@ -4,6 +4,7 @@ on both ends, exemptions, live policy changes, existing connections, bad
 specs. Needs root. Ports 22xxx, loopback only."""
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -14,8 +15,6 @@ from conftest import (CAN, LACKS, TCPKEEP, LoopbackConn, accepted_options,
                       keepalive_options, row, set_own_options)
 
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
-
-
 
 
 def policy_of(idle, intvl, cnt, user_timeout_s):
@@ -90,6 +89,144 @@ def test_ipv6_connections_get_the_policy(tcpkeep):
         assert keepalive_options(c.client)[:2] == (1, 33)
     finally:
         c.close()
+    assert tk.stop() == 0
+
+
+def set_options(s, opts):
+    """Set (SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT ms) on
+    s; None leaves that option alone."""
+    tcp = socket.IPPROTO_TCP
+    names = ((socket.SOL_SOCKET, socket.SO_KEEPALIVE), (tcp, socket.TCP_KEEPIDLE),
+             (tcp, socket.TCP_KEEPINTVL), (tcp, socket.TCP_KEEPCNT),
+             (tcp, socket.TCP_USER_TIMEOUT))
+    for (level, name), value in zip(names, opts):
+        if value is not None:
+            s.setsockopt(level, name, value)
+
+
+def listener(port, opts=None):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if opts:
+        set_options(srv, opts)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(8)
+    return srv
+
+
+def ss_ms(text):
+    """Milliseconds of an ss timer: 1min49sec, 49sec, 4.123ms (4.123 s), 123ms."""
+    m = re.fullmatch(r"(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?", text)
+    assert m and text, text
+    mins, secs, ms = (int(g or 0) for g in m.groups())
+    return (mins * 60 + secs) * 1000 + ms
+
+
+def keepalive_timer_ms(port, end):
+    """Time left on the keepalive timer of the one established connection
+    of port, its accepted end ("server") or its initiating one ("client");
+    None when no keepalive timer is armed."""
+    side = "sport" if end == "server" else "dport"
+    out = subprocess.run(["ss", "-Htno", "state", "established", f"( {side} = :{port} )"],
+                         check=True, capture_output=True, text=True).stdout
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    m = re.search(r"timer:\(keepalive,([^,]+),", lines[0])
+    return ss_ms(m.group(1)) if m else None
+
+
+# An application's own options, option by option equal to or different
+# from the policy below (None: not set): the connection ends with the
+# policy whatever the listener had, and only what differs needs setting.
+OWN_VS_POLICY = {
+    "equal": (1, 61, 7, 3, 82000),
+    "keepalive-off": (None, 61, 7, 3, 82000),
+    "keepalive-off-explicitly": (0, 61, 7, 3, 82000),
+    "idle": (1, 7000, 7, 3, 82000),
+    "intvl": (1, 61, 70, 3, 82000),
+    "cnt": (1, 61, 7, 9, 82000),
+    "user-timeout": (1, 61, 7, 3, 5000),
+    "cnt-and-user-timeout": (1, 61, 7, 4, None),
+    "keepalive-only": (1, None, None, None, None),
+}
+POLICY = "idle=61,intvl=7,cnt=3,user-timeout=82"
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("case", OWN_VS_POLICY)
+def test_connections_end_with_the_policy_whatever_the_listener_had(tcpkeep, case):
+    port = 22071
+    own = OWN_VS_POLICY[case]
+    want = policy_of(61, 7, 3, 82)
+    tk = tcpkeep("--no-defaults", "-k", f"{port}:{POLICY}", "-p", str(port))
+    srv = listener(port, own)
+    had = keepalive_options(srv)
+    client = socket.socket()
+    set_options(client, own)
+    client.settimeout(10)
+    client.connect(("127.0.0.1", port))
+    server, _ = srv.accept()
+    try:
+        assert keepalive_options(server) == want
+        assert keepalive_options(client) == want
+        assert keepalive_options(srv) == had
+        for end in ("server", "client"):
+            left = keepalive_timer_ms(port, end)
+            assert left is not None and left <= 61000, (end, left)
+    finally:
+        for s in (client, server, srv):
+            s.close()
+    f = tk.frame_after()
+    for direction in ("in", "out"):
+        ka = row(f, port, direction)["keepalive"]
+        assert ka["applied"] == 1 and not any(ka["errors"].values()), ka
+    assert tk.stop() == 0
+
+
+@pytest.mark.vm
+def test_listener_options_changed_after_attach_do_not_reach_connections(tcpkeep):
+    """The application changes its listener's options after listen() and
+    after tcpkeep attached: every new connection still ends with the
+    policy, and the listener keeps each change."""
+    port = 22081
+    want = policy_of(61, 7, 3, 82)
+    srv = listener(port)
+    try:
+        tk = tcpkeep("--no-defaults", "-k", f"{port}:{POLICY}")
+        steps = [None, OWN_VS_POLICY["equal"], OWN_VS_POLICY["idle"],
+                 (0, None, None, None, None), (1, 61, None, None, 0), (None, 5, 5, 5, 5000)]
+        for n, opts in enumerate(steps, 1):
+            if opts:
+                set_options(srv, opts)
+            had = keepalive_options(srv)
+            assert accepted_options(srv) == want, (n, had)
+            assert keepalive_options(srv) == had
+        f = tk.frame_after()
+        ka = row(f, port, "in")["keepalive"]
+        assert ka["applied"] == len(steps) and not any(ka["errors"].values()), ka
+        assert tk.stop() == 0
+    finally:
+        srv.close()
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("own_idle", [None, 7000, 61])
+def test_the_keepalive_timer_runs_on_the_policy_idle(tcpkeep, own_idle):
+    """A listener with SO_KEEPALIVE on arms its child's keepalive timer at
+    the clone with its own idle; the child's timer must run on the
+    policy's. Without SO_KEEPALIVE, the timer tcpkeep arms must too."""
+    port = 22091
+    tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=61,intvl=7,cnt=3")
+    srv = listener(port, None if own_idle is None else (1, own_idle, None, None, None))
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s, _ = srv.accept()
+    try:
+        for end in ("server", "client"):
+            left = keepalive_timer_ms(port, end)
+            assert left is not None and 50000 < left <= 61000, (end, left)
+    finally:
+        for x in (c, s, srv):
+            x.close()
     assert tk.stop() == 0
 
 
@@ -179,6 +316,35 @@ def test_existing_connections_are_updated_at_attach(tcpkeep):
         assert tk.stop() == 0
     finally:
         c.close()
+
+
+@pytest.mark.vm
+def test_existing_connections_with_keepalive_of_their_own_get_the_policy_timer(tcpkeep):
+    """Existing connections whose ends run keepalive on their own idle
+    (their timers armed long ago) end with the policy's options and a
+    timer on the policy's idle."""
+    port = 22101
+    srv = listener(port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s, _ = srv.accept()
+    try:
+        own = set_own_options(s)
+        set_own_options(c)
+        tk = tcpkeep("--no-defaults", "-k", f"{port}:idle=61,intvl=7,cnt=3", "-p", str(port))
+        if not CAN["existing_connections"]:
+            assert (keepalive_options(s), keepalive_options(c)) == (own, own)
+            assert tk.stop() == 0
+            return
+        want = policy_of(61, 7, 3, 82)
+        assert (keepalive_options(s), keepalive_options(c)) == (want, want)
+        for end in ("server", "client"):
+            left = keepalive_timer_ms(port, end)
+            assert left is not None and left <= 61000, (end, left)
+        assert "keepalive policy set on 2 existing sockets (0 failed)" in tk.stderr
+        assert tk.stop() == 0
+    finally:
+        for x in (c, s, srv):
+            x.close()
 
 
 @pytest.mark.parametrize("spec,token", [
