@@ -273,7 +273,7 @@ static __always_inline struct tk_slot *slot_start(__u64 id, int new,
 }
 
 static __always_inline int handle_set_state(struct sock *sk, int old, int new,
-					    const bool btf)
+					    const bool btf, const bool life)
 {
 	bool first = old == TCP_CLOSE || old == TCP_LISTEN;
 	struct tk_trans_key tkey = {};
@@ -283,7 +283,7 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 
 	if (!is_tcp(sk, btf))
 		return 0;
-	if (btf && lifetimes) {
+	if (btf && life && lifetimes) {
 		id = sk_id(sk);
 		if (!first)
 			s = slot_find(id);
@@ -350,14 +350,15 @@ static __always_inline int handle_error_report(struct sock *sk, const bool btf)
  * lowers it a few later; an event nested in those few instructions is
  * skipped and not caught, and stays in "missed".
  */
-static __always_inline int main_set_state(struct sock *sk, int old, int new, const bool btf)
+static __always_inline int main_set_state(struct sock *sk, int old, int new, const bool btf,
+					  const bool life)
 {
 	const __u32 zero = 0;
 	struct tk_nested *n = bpf_map_lookup_elem(&nested, &zero);
 
 	if (n)
 		WRITE_ONCE(n->busy, 1);
-	handle_set_state(sk, old, new, btf);
+	handle_set_state(sk, old, new, btf, life);
 	if (n)
 		WRITE_ONCE(n->busy, 0);
 	return 0;
@@ -372,7 +373,7 @@ static __always_inline int main_set_state(struct sock *sk, int old, int new, con
  * one does nothing and nothing is counted twice.
  */
 static __always_inline int nested_set_state(struct sock *sk, int old, int new,
-					    const bool btf)
+					    const bool btf, const bool life)
 {
 	const __u32 zero = 0;
 	struct tk_nested *n = bpf_map_lookup_elem(&nested, &zero);
@@ -380,31 +381,48 @@ static __always_inline int nested_set_state(struct sock *sk, int old, int new,
 	if (!n || !READ_ONCE(n->busy))
 		return 0;
 	n->caught++;
-	return handle_set_state(sk, old, new, btf);
+	return handle_set_state(sk, old, new, btf, life);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tk_set_state_btf, struct sock *sk, int old, int new)
 {
-	return main_set_state(sk, old, new, true);
+	return main_set_state(sk, old, new, true, true);
+}
+
+/*
+ * tp_btf without lifetimes, for --no-lifetimes and kernels before 5.12:
+ * their verifier rejects a compare-and-exchange anywhere in a program,
+ * dead code included, so these two have none.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tk_set_state_btf_nl, struct sock *sk, int old, int new)
+{
+	return main_set_state(sk, old, new, true, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tk_set_state_raw, struct sock *sk, int old, int new)
 {
-	return main_set_state(sk, old, new, false);
+	return main_set_state(sk, old, new, false, false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tk_nested_btf, struct sock *sk, int old, int new)
 {
-	return nested_set_state(sk, old, new, true);
+	return nested_set_state(sk, old, new, true, true);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tk_nested_btf_nl, struct sock *sk, int old, int new)
+{
+	return nested_set_state(sk, old, new, true, false);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tk_nested_raw, struct sock *sk, int old, int new)
 {
-	return nested_set_state(sk, old, new, false);
+	return nested_set_state(sk, old, new, false, false);
 }
 
 SEC("tp_btf/inet_sk_error_report")

@@ -40,6 +40,11 @@ CAN = {
     "dead_peers": KERNEL >= (5, 14),
     "existing_connections": KERNEL >= (5, 15),
 }
+# the observer's programs: without lifetimes (a kernel before 5.12) the
+# tp_btf pair is the one built without compare-and-exchange
+OBSERVER_PROGS = {"set_state": "tk_set_state_btf", "nested": "tk_nested_btf"}
+if not CAN["lifetimes"]:
+    OBSERVER_PROGS = {k: v + "_nl" for k, v in OBSERVER_PROGS.items()}
 LACKS = {
     "lifetimes": "this kernel lacks BPF compare-and-exchange (needs Linux 5.12): "
                  "no lifetimes",

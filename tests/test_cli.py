@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (TCPKEEP, loopback_connections, need_root, programs_gone, quiet_port,
-                      tk_programs)
+from conftest import (OBSERVER_PROGS, TCPKEEP, loopback_connections, need_root, programs_gone,
+                      quiet_port, tk_programs)
 
 CLEAR = "\033[H\033[2J"
 
@@ -120,7 +120,8 @@ def test_count_exits_by_itself(root):
 def test_sigterm_detaches_everything(tcpkeep):
     tk = tcpkeep()
     mine = tk.programs()
-    assert {"tk_set_state_btf", "tk_nested_btf", "tk_error_report_btf"} <= set(mine.values())
+    assert {OBSERVER_PROGS["set_state"], OBSERVER_PROGS["nested"],
+            "tk_error_report_btf"} <= set(mine.values())
     assert tk.stop() == 0
     assert programs_gone(mine)
 

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from conftest import (CAN, LACKS, TCPKEEP, LoopbackConn, accepted_options, cgroup2_root,
-                      keepalive_options, programs_gone, quiet_port, row, run_tcpkeep,
+from conftest import (CAN, LACKS, OBSERVER_PROGS, TCPKEEP, LoopbackConn, accepted_options,
+                      cgroup2_root, keepalive_options, programs_gone, quiet_port, row, run_tcpkeep,
                       set_own_options, sockops_attached, tk_programs, trans)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
@@ -199,7 +199,8 @@ def assert_one_attachment(cg, what=""):
     mine = [links[st["links"]["sockops"]]["prog_id"]]
     assert settled(lambda: sockops_on(cg), mine) == mine, \
         (what, cg, st["links"], attachment_details(cg))
-    four = ["tk_error_report_btf", "tk_nested_btf", "tk_set_state_btf", "tk_sockops"]
+    four = sorted(["tk_error_report_btf", OBSERVER_PROGS["nested"], OBSERVER_PROGS["set_state"],
+                   "tk_sockops"])
     if not CAN["dead_peers"]:
         four.remove("tk_error_report_btf")
     assert settled(pinned_links, four) == four, (what, other_tcpkeeps())
@@ -562,7 +563,8 @@ def test_status_matches_what_is_attached(lc):
     assert st["observer"] == "tp_btf"
     links = {l["id"]: l for l in bpftool("link", "show")}
     progs = {p["id"]: p["name"] for p in bpftool("prog", "show")}
-    names = {"set_state": "tk_set_state_btf", "set_state_nested": "tk_nested_btf",
+    names = {"set_state": OBSERVER_PROGS["set_state"],
+             "set_state_nested": OBSERVER_PROGS["nested"],
              "error_report": "tk_error_report_btf",
              "sockops": "tk_sockops"}
     if not CAN["dead_peers"]:

@@ -195,9 +195,11 @@ static int open_load(struct tk_loader *l, bool btf_mode, bool lifetimes, bool er
 	o->rodata->eph_lo = l->eph_lo;
 	o->rodata->eph_hi = l->eph_hi;
 	o->rodata->lifetimes = lifetimes;
-	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode);
+	bpf_program__set_autoload(o->progs.tk_set_state_btf, btf_mode && lifetimes);
+	bpf_program__set_autoload(o->progs.tk_set_state_btf_nl, btf_mode && !lifetimes);
 	bpf_program__set_autoload(o->progs.tk_set_state_raw, !btf_mode);
-	bpf_program__set_autoload(o->progs.tk_nested_btf, btf_mode);
+	bpf_program__set_autoload(o->progs.tk_nested_btf, btf_mode && lifetimes);
+	bpf_program__set_autoload(o->progs.tk_nested_btf_nl, btf_mode && !lifetimes);
 	bpf_program__set_autoload(o->progs.tk_nested_raw, !btf_mode);
 	bpf_program__set_autoload(o->progs.tk_error_report_btf, btf_mode && error_report);
 	bpf_program__set_autoload(o->progs.tk_error_report_raw, !btf_mode && error_report);
@@ -487,18 +489,31 @@ struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 	return link;
 }
 
+/* The one of progs[] that is loaded. */
+static struct bpf_program *loaded_of(struct bpf_program *const *progs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bpf_program__autoload(progs[i]))
+			return progs[i];
+	return NULL;
+}
+
 struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
 {
-	struct bpf_program *p = l->obs->progs.tk_set_state_btf;
+	struct bpf_program *const p[] = { l->obs->progs.tk_set_state_btf,
+					  l->obs->progs.tk_set_state_btf_nl,
+					  l->obs->progs.tk_set_state_raw };
 
-	return bpf_program__autoload(p) ? p : l->obs->progs.tk_set_state_raw;
+	return loaded_of(p, 3);
 }
 
 struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
 {
-	struct bpf_program *p = l->obs->progs.tk_nested_btf;
+	struct bpf_program *const p[] = { l->obs->progs.tk_nested_btf,
+					  l->obs->progs.tk_nested_btf_nl,
+					  l->obs->progs.tk_nested_raw };
 
-	return bpf_program__autoload(p) ? p : l->obs->progs.tk_nested_raw;
+	return loaded_of(p, 3);
 }
 
 struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)
