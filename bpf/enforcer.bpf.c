@@ -43,6 +43,19 @@ __u64 iter_errors;	/* sockets where an option failed */
 static const struct tk_ka_stats zero_ka;
 
 /*
+ * HZ, learnt from the kernel's own conversion: right after TCP_KEEPIDLE of
+ * s seconds succeeds, the socket holds s * HZ jiffies. 0 until then.
+ *
+ * The keepalive times are held in jiffies. A BPF program could be told
+ * HZ by a __kconfig extern, but libbpf refuses to load one without the
+ * kernel's config file (/boot/config-*, /proc/config.gz), which containers
+ * and our test guests lack. bpf_getsockopt would divide by HZ for us, but
+ * only from 6.1 on, and at a helper call per time read: about what setting
+ * the time costs. Learning HZ works on every kernel and costs nothing.
+ */
+__u32 hz;
+
+/*
  * Which options of the policy a connection lacks, as bits (1 << enum
  * tk_ka_opt), read from its tcp_sock. An accepted child is a clone of its
  * listener, so it comes with the listener's SO_KEEPALIVE, times and user
@@ -50,26 +63,19 @@ static const struct tk_ka_stats zero_ka;
  * is on; a connect()ing socket has what the application set before.
  * Nothing read means everything is set (tp NULL).
  *
- * Read directly (CO-RE, the same fields from 5.10 to 6.18): SO_KEEPALIVE
- * (SOCK_KEEPOPEN in sk_flags), keepalive_probes and icsk_user_timeout (ms).
- * A probes count of 0 stands for the sysctl default: it always differs.
- *
- * The idle and interval times are held in jiffies. A BPF program learns
- * HZ only from a __kconfig extern, and libbpf refuses to load one without
- * the kernel's config file (/boot/config-*, /proc/config.gz), which
- * containers and our test guests lack. So they are asked of the kernel,
- * which divides by HZ: bpf_getsockopt knows TCP_KEEPIDLE and TCP_KEEPINTVL
- * from 6.1 on. Before 6.1 it fails, and both are set whenever the socket
- * holds a value of its own. A time of 0 (the sysctl default) is not looked
- * up: it differs, and costs no call.
+ * All are plain CO-RE loads of fields that are the same from 5.10 to 6.18:
+ * SO_KEEPALIVE (SOCK_KEEPOPEN in sk_flags), keepalive_time and
+ * keepalive_intvl (jiffies), keepalive_probes, icsk_user_timeout (ms). A
+ * time or count of 0 stands for the sysctl default: it differs. Until HZ
+ * is known, the times differ too (they are set, and HZ learnt).
  */
-static __always_inline __u32 options_to_set(void *sk, const struct tcp_sock *tp,
+static __always_inline __u32 options_to_set(const struct tcp_sock *tp,
 					    const struct tk_policy *pol)
 {
 	__u32 todo = 1 << TK_OPT_KEEPALIVE | 1 << TK_OPT_KEEPIDLE | 1 << TK_OPT_KEEPINTVL |
 		     1 << TK_OPT_KEEPCNT | 1 << TK_OPT_USER_TIMEOUT;
 	unsigned long keepopen = 1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN);
-	int secs;
+	__u32 jiffies_per_s = hz;
 
 	/* user-timeout 0 in the policy: leave the socket's own */
 	if (!pol->user_timeout)
@@ -78,19 +84,24 @@ static __always_inline __u32 options_to_set(void *sk, const struct tcp_sock *tp,
 		return todo;
 	if (tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags & keepopen)
 		todo &= ~(1 << TK_OPT_KEEPALIVE);
+	if (jiffies_per_s && tp->keepalive_time == pol->idle * jiffies_per_s)
+		todo &= ~(1 << TK_OPT_KEEPIDLE);
+	if (jiffies_per_s && tp->keepalive_intvl == pol->intvl * jiffies_per_s)
+		todo &= ~(1 << TK_OPT_KEEPINTVL);
 	if (tp->keepalive_probes == pol->cnt)
 		todo &= ~(1 << TK_OPT_KEEPCNT);
 	if (pol->user_timeout && tp->inet_conn.icsk_user_timeout == pol->user_timeout * 1000)
 		todo &= ~(1 << TK_OPT_USER_TIMEOUT);
-	if (tp->keepalive_time &&
-	    !bpf_getsockopt(sk, SOL_TCP, TCP_KEEPIDLE, &secs, sizeof(secs)) &&
-	    secs == pol->idle)
-		todo &= ~(1 << TK_OPT_KEEPIDLE);
-	if (tp->keepalive_intvl &&
-	    !bpf_getsockopt(sk, SOL_TCP, TCP_KEEPINTVL, &secs, sizeof(secs)) &&
-	    secs == pol->intvl)
-		todo &= ~(1 << TK_OPT_KEEPINTVL);
 	return todo;
+}
+
+/* After TCP_KEEPIDLE of pol->idle seconds was set on tp: learn HZ. */
+static __always_inline void learn_hz(const struct tcp_sock *tp, const struct tk_policy *pol)
+{
+	__u32 jiffies = tp->keepalive_time;
+
+	if (!hz && pol->idle && jiffies && jiffies % pol->idle == 0)
+		hz = jiffies / pol->idle;
 }
 
 /*
@@ -104,7 +115,8 @@ static __always_inline __u32 options_to_set(void *sk, const struct tcp_sock *tp,
  * initiated connection the kernel arms it again after the callback, with
  * the idle now in place.) Returns the number of options that failed.
  */
-static __always_inline int set_options(void *sk, const struct tk_policy *pol, __u32 todo,
+static __always_inline int set_options(void *sk, const struct tcp_sock *tp,
+				       const struct tk_policy *pol, __u32 todo,
 				       struct tk_ka_stats *st)
 {
 	/* indexed by enum tk_ka_opt */
@@ -127,6 +139,8 @@ static __always_inline int set_options(void *sk, const struct tk_policy *pol, __
 			failed++;
 			if (st)
 				st->errors[opt]++;
+		} else if (opt == TK_OPT_KEEPIDLE && tp) {
+			learn_hz(tp, pol);
 		}
 	}
 	return failed;
@@ -157,7 +171,7 @@ static __always_inline int apply(void *sk, const struct tcp_sock *tp,
 	if (!pol || pol->off)
 		return -1;
 	st = ka_stats_of(port, dir);
-	failed = set_options(sk, pol, options_to_set(sk, tp, pol), st);
+	failed = set_options(sk, tp, pol, options_to_set(tp, pol), st);
 	if (!failed && st)
 		st->applied++;
 	return failed;
