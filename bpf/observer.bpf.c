@@ -56,11 +56,10 @@ struct {
  * Lifetime slots, shared by all CPUs and allocated once: a connection
  * costs no allocation, only a compare-and-exchange at its first state and
  * one at CLOSE. Socket-local storage cost two allocations and an RCU free
- * per socket, three times the whole observer's time.
+ * per socket: 450 ns per event against 250 with slots on the same load.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-
 	__uint(max_entries, TK_SLOTS);
 	__type(key, __u32);
 	__type(value, struct tk_slot);

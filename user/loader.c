@@ -504,7 +504,7 @@ struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
 					  l->obs->progs.tk_set_state_btf_nl,
 					  l->obs->progs.tk_set_state_raw };
 
-	return loaded_of(p, 3);
+	return loaded_of(p, sizeof(p) / sizeof(p[0]));
 }
 
 struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
@@ -513,7 +513,7 @@ struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
 					  l->obs->progs.tk_nested_btf_nl,
 					  l->obs->progs.tk_nested_raw };
 
-	return loaded_of(p, 3);
+	return loaded_of(p, sizeof(p) / sizeof(p[0]));
 }
 
 struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)

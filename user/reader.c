@@ -175,11 +175,12 @@ static void read_memory(const struct tk_fds *fds, struct tk_snapshot *s)
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
-		uint64_t here = memlock_of(maps[i]);
+		uint64_t here;
 		int per_key;
 
 		if (maps[i] < 0 || bpf_obj_get_info_by_fd(maps[i], &info, &len))
 			continue;
+		here = memlock_of(maps[i]);
 		per_key = values_per_key(maps[i]);
 		s->mem_bytes += here;
 		s->mem_bytes_big += here;
