@@ -241,10 +241,9 @@ class Pid1Events:
             with open(os.path.join(self.dir, "per_cpu", cpu, "stats")) as f:
                 stats = dict(line.split(":", 1) for line in f if ":" in line)
             assert int(stats["overrun"]) == 0, ("ftrace lost events", cpu, stats)
-        found, self.lines = {}, 0
+        found = {}
         with open(os.path.join(self.dir, "trace")) as f:
             for line in f:
-                self.lines += 1
                 m = re.search(r"-\d+\s+\(\s*(\d+)\).* sport=(\d+) .*"
                               r"oldstate=TCP_(\w+) newstate=TCP_(\w+)", line)
                 if m and m.group(1) == "1":
@@ -285,61 +284,6 @@ def churn_in_netns(port, n, fin):
     return counts, {k: a[k] - b[k] for k in a}
 
 
-def test_fin_close_200000_connections_counted_plus_missed_is_exact(tcpkeep):
-    """The FIN_WAIT1->FIN_WAIT2 and FIN_WAIT2->CLOSE transitions of a
-    client's close run in softirq, often on top of the observer's own run
-    for the client's close() (ESTABLISHED->FIN_WAIT1, task context); the
-    kernel skips a program nested in itself. The nested program counts
-    those; what neither counts is in missed. So, exactly: counted +
-    unattributed + missed == what the kernel did, which is known here:
-    every connection takes the path above (the namespace's TcpExtTW says
-    every client socket reached TIME_WAIT), plus the listener's two."""
-    port, n = 21050, 200000
-    tk = tcpkeep("--no-defaults", interval=0.5)
-    hides_pid1 = kernel_hides_pid1()
-    assert ("PID 1" in tk.stderr) == hides_pid1, tk.stderr
-    f0 = tk.frame_after()
-    pid1 = Pid1Events(port)
-    try:
-        counts, tcpext = churn_in_netns(port, n, fin=True)
-        in_pid1 = pid1.stop()
-    finally:
-        pid1.close()
-    f1 = tk.frame_after()
-    assert tk.stop() == 0
-    # on a kernel that hides PID 1 from BPF, what fired there is invisible:
-    # not counted, not missed, and said so by tcpkeep at start
-    hidden = sum(in_pid1.values()) if hides_pid1 else 0
-    conns, errors = int(counts["conns"]), int(counts["errors"])
-    assert conns == n and int(counts["accepted"]) == n
-    assert tcpext["TW"] + tcpext["TWKilled"] + tcpext["TCPTimeWaitOverflow"] == n, tcpext
-
-    # failed connects (none expected) would be CLOSE->SYN_SENT->CLOSE
-    expected = {("out", t): n for t in FIN_CLOSE_PATH["out"]}
-    expected.update({("in", t): n for t in FIN_CLOSE_PATH["in"]})
-    expected[("out", "CLOSE->SYN_SENT")] += errors
-    expected[("out", "SYN_SENT->CLOSE")] = errors
-    expected[("in", "CLOSE->LISTEN")] = 1
-    expected[("in", "LISTEN->CLOSE")] = 1
-    counted = {}
-    for d in ("in", "out"):
-        for t, c in (row(f1, port, d) or {"transitions": {}})["transitions"].items():
-            counted[(d, t)] = c - (trans(f0, port, d, t) if f0 else 0)
-    assert set(counted) <= set(expected), set(counted) - set(expected)
-    for key, want in expected.items():
-        assert counted.get(key, 0) <= want, (key, counted.get(key), want)
-    d_missed = f1["missed"] - f0["missed"]
-    d_unattributed = f1["unattributed"] - f0["unattributed"]
-    detail = {k: f1["missed_detail"][k] - f0["missed_detail"][k]
-              for k in f1["missed_detail"]}
-    short = {k: v - counted.get(k, 0) for k, v in expected.items() if counted.get(k, 0) != v}
-    print(f"{n} FIN-close connections: missed {d_missed} {detail}, short {short}, "
-          f"in PID 1's context {in_pid1} (hidden from BPF: {hides_pid1}; "
-          f"ftrace recorded {pid1.lines} lines)")
-    assert sum(counted.values()) + d_unattributed + d_missed + hidden == \
-        sum(expected.values()), (short, d_missed, detail, d_unattributed, in_pid1)
-
-
 @contextlib.contextmanager
 def cpu_hogs(n):
     """n CPU-bound processes beside the test: the observer's runs get
@@ -362,6 +306,68 @@ def deltas(f0, f1, port):
     return out
 
 
+def observed_churn(tcpkeep, port, n, fin, hogs=0):
+    """n churned connections (churn_in_netns) under a fresh observer, with
+    hogs CPU-bound processes beside them and ftrace counting what fires
+    in PID 1's context. Returns the frames before and after, churn's
+    counts, the TcpExt deltas, the PID 1 events and whether this kernel
+    hides them from BPF (which tcpkeep says at start)."""
+    tk = tcpkeep("--no-defaults", interval=0.5)
+    hides_pid1 = kernel_hides_pid1()
+    assert ("PID 1" in tk.stderr) == hides_pid1, tk.stderr
+    f0 = tk.frame_after()
+    pid1 = Pid1Events(port)
+    try:
+        with cpu_hogs(hogs):
+            counts, tcpext = churn_in_netns(port, n, fin)
+        in_pid1 = pid1.stop()
+    finally:
+        pid1.close()
+    f1 = tk.frame_after()
+    assert tk.stop() == 0
+    return f0, f1, counts, tcpext, in_pid1, hides_pid1
+
+
+def test_fin_close_200000_connections_counted_plus_missed_is_exact(tcpkeep):
+    """The FIN_WAIT1->FIN_WAIT2 and FIN_WAIT2->CLOSE transitions of a
+    client's close run in softirq, often on top of the observer's own run
+    for the client's close() (ESTABLISHED->FIN_WAIT1, task context); the
+    kernel skips a program nested in itself. The nested program counts
+    those; what neither counts is in missed. So, exactly: counted +
+    unattributed + missed == what the kernel did, which is known here:
+    every connection takes the path above (the namespace's TcpExtTW says
+    every client socket reached TIME_WAIT), plus the listener's two."""
+    port, n = 21050, 200000
+    f0, f1, counts, tcpext, in_pid1, hides_pid1 = observed_churn(tcpkeep, port, n, fin=True)
+    # on a kernel that hides PID 1 from BPF, what fired there is invisible:
+    # not counted, not missed, and said so by tcpkeep at start
+    hidden = sum(in_pid1.values()) if hides_pid1 else 0
+    conns, errors = int(counts["conns"]), int(counts["errors"])
+    assert conns == n and int(counts["accepted"]) == n
+    assert tcpext["TW"] + tcpext["TWKilled"] + tcpext["TCPTimeWaitOverflow"] == n, tcpext
+
+    # failed connects (none expected) would be CLOSE->SYN_SENT->CLOSE
+    expected = {("out", t): n for t in FIN_CLOSE_PATH["out"]}
+    expected.update({("in", t): n for t in FIN_CLOSE_PATH["in"]})
+    expected[("out", "CLOSE->SYN_SENT")] += errors
+    expected[("out", "SYN_SENT->CLOSE")] = errors
+    expected[("in", "CLOSE->LISTEN")] = 1
+    expected[("in", "LISTEN->CLOSE")] = 1
+    counted = deltas(f0, f1, port)
+    assert set(counted) <= set(expected), set(counted) - set(expected)
+    for key, want in expected.items():
+        assert counted.get(key, 0) <= want, (key, counted.get(key), want)
+    d_missed = f1["missed"] - f0["missed"]
+    d_unattributed = f1["unattributed"] - f0["unattributed"]
+    detail = {k: f1["missed_detail"][k] - f0["missed_detail"][k]
+              for k in f1["missed_detail"]}
+    short = {k: v - counted.get(k, 0) for k, v in expected.items() if counted.get(k, 0) != v}
+    print(f"{n} FIN-close connections: missed {d_missed} {detail}, short {short}, "
+          f"in PID 1's context {in_pid1} (hidden from BPF: {hides_pid1})")
+    assert sum(counted.values()) + d_unattributed + d_missed + hidden == \
+        sum(expected.values()), (short, d_missed, detail, d_unattributed, in_pid1)
+
+
 def lifetimes(f, port, d):
     r = row(f, port, d) if f else None
     return r["lifetime"]["count"] if r else 0
@@ -374,18 +380,8 @@ def rst_churn_beside_cpu_hogs(tcpkeep, port, n):
     reaches CLOSE exactly once on each end. Returns what was counted of
     those (with what fired where BPF cannot see, on a kernel that hides
     PID 1), what was expected, and the deltas of missed and untracked."""
-    tk = tcpkeep("--no-defaults", interval=0.5)
-    hides_pid1 = kernel_hides_pid1()
-    f0 = tk.frame_after()
-    pid1 = Pid1Events(port)
-    try:
-        with cpu_hogs(2):
-            counts, _ = churn_in_netns(port, n, fin=False)
-        in_pid1 = pid1.stop()
-    finally:
-        pid1.close()
-    f1 = tk.frame_after()
-    assert tk.stop() == 0
+    f0, f1, counts, _, in_pid1, hides_pid1 = observed_churn(tcpkeep, port, n, fin=False,
+                                                            hogs=2)
     hidden = in_pid1 if hides_pid1 else {}
     conns, errors = int(counts["conns"]), int(counts["errors"])
     assert conns == n and int(counts["accepted"]) == n

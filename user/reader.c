@@ -18,19 +18,22 @@ static void sum_percpu(const void *vals, int ncpu, size_t n, uint64_t *out)
 			out[i] += v[(size_t)c * n + i];
 }
 
-/* Values per key of the map: one per possible CPU for per-CPU maps. */
+/* Values per key of a map: one per possible CPU for per-CPU maps. */
+static int values_per_key_of(const struct bpf_map_info *info)
+{
+	if (info->type == BPF_MAP_TYPE_PERCPU_HASH || info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		return libbpf_num_possible_cpus();
+	return 1;
+}
+
 static int values_per_key(int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
 
-	if (err)
-		return err;
-	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-	    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
-		return libbpf_num_possible_cpus();
-	return 1;
+	return err ? err : values_per_key_of(&info);
 }
 
 /*
@@ -181,7 +184,7 @@ static void read_memory(const struct tk_fds *fds, struct tk_snapshot *s)
 		if (maps[i] < 0 || bpf_obj_get_info_by_fd(maps[i], &info, &len))
 			continue;
 		here = memlock_of(maps[i]);
-		per_key = values_per_key(maps[i]);
+		per_key = values_per_key_of(&info);
 		s->mem_bytes += here;
 		s->mem_bytes_big += here;
 		if (per_key > 1 && per_key < TK_MEM_BIG_HOST)
