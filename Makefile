@@ -18,13 +18,18 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# user space: the pure parts (no libbpf) are also linked into unit tests
-PURE_SRCS := user/policy.c user/render.c user/status.c user/render_prom.c user/render_json.c user/parse.c \
-	user/snapshot.c user/hist.c user/textfile.c
-LIBBPF_SRCS := user/loader.c user/reader.c user/sockdiag.c user/main.c user/cli.c \
-	user/pin.c user/live.c user/metrics.c user/http.c
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS) $(LIBBPF_SRCS))
+# User space, one folder per layer (README: Layout). core and render never
+# touch the kernel: the unit tests and fuzzers link them without libbpf,
+# so a libbpf call there breaks their link.
+PURE_DIRS := user/core user/render
+KERNEL_DIRS := user/kernel user/serve user/cmd
+PURE_SRCS := $(foreach d,$(PURE_DIRS),$(wildcard $(d)/*.c))
+USER_SRCS := $(PURE_SRCS) $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
+
+# vmlinux.h per architecture, generated from a kernel's BTF (make vmlinux)
+VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
 
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz \
@@ -36,7 +41,7 @@ CFLAGS    ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -DTCPKEEP_VERSION='"$(VERSION)"' \
 	-Iinclude -Iuser -I$(OUTPUT) $(LIBBPF_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	-Ivmlinux -Iinclude -Ibpf
+	-I$(dir $(VMLINUX_H)) -Iinclude -Ibpf
 
 ifeq ($(V),1)
 Q =
@@ -55,10 +60,15 @@ all: tcpkeep
 tcpkeep: $(OUTPUT)/tcpkeep
 	$(Q)ln -sf $(OUTPUT)/tcpkeep $@
 
-$(OUTPUT) $(OUTPUT)/user:
+$(OUTPUT):
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h vmlinux/vmlinux.h | $(OUTPUT)
+# an architecture without its vmlinux.h stops here, with what to do
+$(VMLINUX_H):
+	@echo "tcpkeep: no $(VMLINUX_H) for $(ARCH): run make vmlinux on a $(ARCH) kernel with BTF" >&2
+	@exit 1
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
@@ -68,12 +78,16 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) include/tcpkeep.h | $(OUTPUT)/user
+# -MMD: each object's header dependencies, read back below
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-# the loader includes the skeletons
-$(OUTPUT)/user/loader.o $(OUTPUT)/user/reader.o $(OUTPUT)/user/pin.o: $(SKELS)
+# the kernel layer includes the skeletons: they exist before it compiles
+$(filter $(OUTPUT)/user/kernel/%,$(USER_OBJS)): $(SKELS)
+
+-include $(USER_OBJS:.o=.d)
 
 $(OUTPUT)/tcpkeep: $(USER_OBJS)
 	$(call msg,BINARY,$@)
@@ -82,7 +96,8 @@ $(OUTPUT)/tcpkeep: $(USER_OBJS)
 # vmlinux.h is generated from a kernel's BTF and kept in the tree, so a
 # build does not depend on the build host's running kernel.
 vmlinux:
-	$(BPFTOOL) btf dump file $${VMLINUX_BTF:-/sys/kernel/btf/vmlinux} format c > vmlinux/vmlinux.h
+	mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $${VMLINUX_BTF:-/sys/kernel/btf/vmlinux} format c > $(VMLINUX_H)
 
 # unit tests of the pure parts: no root, no kernel
 $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
@@ -90,8 +105,8 @@ $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
 
 # libFuzzer over the command-line parsers, with ASan and UBSan
-FUZZ_SRCS := user/policy.c user/parse.c
-$(OUTPUT)/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(FUZZ_SRCS) user/parse.h user/policy.h | $(OUTPUT)
+FUZZ_SRCS := $(wildcard user/core/*.c)
+$(OUTPUT)/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(FUZZ_SRCS) $(wildcard user/core/*.h) | $(OUTPUT)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-D_GNU_SOURCE -Iinclude -Iuser $< $(FUZZ_SRCS) -o $@
@@ -103,7 +118,7 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 # a stand-in for another tool's sockops program (coexistence tests)
-$(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -124,7 +139,7 @@ $(OUTPUT)/churn: bench/churn.c | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
 
-$(OUTPUT)/floor.bpf.o: bench/floor.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/floor.bpf.o: bench/floor.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "parse.h"
-#include "policy.h"
+#include "core/parse.h"
+#include "core/policy.h"
 
 static struct tk_policy_table table;
 static bool ports[65536];

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hist.h"
-#include "parse.h"
-#include "policy.h"
-#include "render.h"
-#include "snapshot.h"
+#include "core/hist.h"
+#include "core/parse.h"
+#include "core/policy.h"
+#include "render/render.h"
+#include "core/snapshot.h"
 
 static int passed, failed;
 

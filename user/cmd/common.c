@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* What several commands share: the cgroup, the pins, existing connections. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd/cmd.h"
+#include "kernel/pin.h"
+#include "serve/http.h"
+#include "serve/textfile.h"
+
+volatile sig_atomic_t tk_stop;
+
+/* Where sockops goes: --cgroup, checked, else the cgroup v2 root. */
+int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
+{
+	if (o->cgroup) {
+		if (tk_check_cgroup(o->cgroup))
+			return TK_EXIT_USAGE;
+		snprintf(buf, len, "%s", o->cgroup);
+		return 0;
+	}
+	if (tk_cgroup2_root(buf, len)) {
+		fprintf(stderr, "tcpkeep: no cgroup v2 file system is mounted: "
+			"mount -t cgroup2 none /sys/fs/cgroup/unified, or use --no-defaults "
+			"without -k to only observe\n");
+		return TK_EXIT_FAIL;
+	}
+	return 0;
+}
+
+void tk_report_existing(int err, unsigned long long n, unsigned long long errors)
+{
+	if (err == -EOPNOTSUPP)
+		fprintf(stderr, "tcpkeep: this kernel lacks bpf_setsockopt from a socket iterator "
+			"(needs Linux 5.15): connections opened before now keep their options; "
+			"new ones get the policy\n");
+	else if (err == -ENOEXEC)
+		fprintf(stderr, "tcpkeep: connections opened before now keep their options\n");
+	else if (err)
+		fprintf(stderr, "tcpkeep: could not update existing connections: %s\n",
+			strerror(-err));
+	else
+		fprintf(stderr, "tcpkeep: keepalive policy set on %llu existing sockets "
+			"(%llu failed)\n", n, errors);
+}
+
+void tk_fix_existing(struct tk_loader *l)
+{
+	unsigned long long n, errors;
+
+	if (l->enf) {
+		int err = tk_loader_fix_existing(l, &n, &errors);
+
+		tk_report_existing(err, n, errors);
+	}
+}
+
+bool tk_is_pinned(void)
+{
+	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
+}
+
+/* Open the pins, or say that nothing is pinned. */
+int tk_open_pinned(struct tk_pinned *p)
+{
+	int err;
+
+	if (tk_check_environment())
+		return TK_EXIT_FAIL;
+	err = tk_pinned_open(p);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
+		return TK_EXIT_FAIL;
+	}
+	if (!p->present || p->fds.policy < 0) {
+		fprintf(stderr, "tcpkeep: nothing is pinned at %s: start it with tcpkeep pin\n",
+			TK_PIN_DIR);
+		tk_pinned_close(p);
+		return TK_EXIT_FAIL;
+	}
+	return 0;
+}
+
+struct tk_source tk_pinned_source(const struct tk_pinned *p)
+{
+	struct tk_source src = {
+		.fds = &p->fds,
+		.attach_mode = p->attach_mode,
+		.lifetimes_ok = p->lifetimes,
+		.dead_peers_ok = p->link_fds[TK_LINK_ERROR_REPORT] >= 0,
+		.enforcer_ok = p->link_fds[TK_LINK_SOCKOPS] >= 0 && !p->sockops_defunct,
+	};
+
+	tk_ephemeral_range(&src.eph_lo, &src.eph_hi);
+	return src;
+}
+
+int tk_check_args(struct tk_opts *o)
+{
+	char err[512];
+
+	if (o->cmd == TK_CMD_HELP || o->cmd == TK_CMD_VERSION)
+		return 0;
+	if (o->textfile && tk_textfile_check(o->textfile, err, sizeof(err)))
+		return tk_usage_error("%s", err);
+	if (o->listen) {
+		o->listen_fd = tk_http_bind((struct sockaddr *)&o->listen_addr, o->listen_len,
+					    err, sizeof(err));
+		if (o->listen_fd < 0)
+			return tk_usage_error("%s", err);
+	}
+	return 0;
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* tcpkeep pin and unpin: attachments that outlive the command. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "cmd/cmd.h"
+#include "kernel/pin.h"
+
+/* pin, under the pin lock: refused while a run is attached. */
+static bool run_attached(void)
+{
+	long holder = tk_run_holder();
+
+	if (holder)
+		fprintf(stderr, "tcpkeep: tcpkeep run (pid %ld) is attached: stop it first; "
+			"one tcpkeep enforces per host\n", holder);
+	return holder != 0;
+}
+
+int tk_cmd_pin(struct tk_opts *o)
+{
+	char cgroup[4096] = "";
+	struct tk_loader l = { .pin_dir = TK_PIN_DIR, .no_lifetimes = o->no_lifetimes };
+	bool fresh = false;
+	int ret, lock;
+
+	ret = tk_pick_cgroup(o, cgroup, sizeof(cgroup));
+	if (ret)
+		return ret;
+	if (tk_check_environment())
+		return TK_EXIT_FAIL;
+	lock = tk_pin_lock();
+	if (lock < 0)
+		return TK_EXIT_FAIL;
+	ret = TK_EXIT_FAIL;
+	if (run_attached() || tk_pin_prepare())
+		goto out;
+	fresh = !tk_is_pinned();
+	if (tk_loader_load(&l, o->policy))
+		goto fail;
+	if (tk_pin_links(&l, cgroup))
+		goto fail;
+	if (tk_policy_sync(l.fds.policy, o->policy)) {
+		fprintf(stderr, "tcpkeep: cannot write the pinned policy: %s\n", strerror(errno));
+		goto fail;
+	}
+	tk_fix_existing(&l);
+	fprintf(stderr, "tcpkeep: pinned at %s (observer %s, enforcer on %s, %zu ports with "
+		"a policy)\n", TK_PIN_DIR, l.attach_mode, cgroup, tk_policy_count(o->policy));
+	ret = TK_EXIT_OK;
+	goto out;
+fail:
+	/* a first pin that failed leaves nothing; a re-pin leaves what was */
+	if (fresh) {
+		bool had;
+
+		tk_unpin(&had);
+	}
+out:
+	tk_loader_destroy(&l);
+	tk_pin_unlock(lock);
+	return ret;
+}
+
+int tk_cmd_unpin(struct tk_opts *o)
+{
+	bool had;
+	int err, lock;
+
+	if (tk_check_environment())
+		return TK_EXIT_FAIL;
+	lock = tk_pin_lock();
+	if (lock < 0)
+		return TK_EXIT_FAIL;
+	err = tk_unpin(&had);
+	tk_pin_unlock(lock);
+	if (err) {
+		fprintf(stderr, "tcpkeep: could not remove everything under %s: %s\n",
+			TK_PIN_DIR, strerror(-err));
+		return TK_EXIT_FAIL;
+	}
+	if (had)
+		fprintf(stderr, "tcpkeep: unpinned: detached and removed %s\n", TK_PIN_DIR);
+	else
+		fprintf(stderr, "tcpkeep: nothing was pinned at %s\n", TK_PIN_DIR);
+	return TK_EXIT_OK;
+}

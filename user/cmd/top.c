@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* tcpkeep top: the live view of what is pinned. */
+#include "cmd/cmd.h"
+#include "kernel/pin.h"
+#include "serve/live.h"
+
+int tk_cmd_top(struct tk_opts *o)
+{
+	struct tk_pinned p;
+	struct tk_source src;
+	int ret = tk_open_pinned(&p);
+
+	if (ret)
+		return ret;
+	src = tk_pinned_source(&p);
+	ret = tk_live_view(&src, o, &tk_stop);
+	tk_pinned_close(&p);
+	return ret;
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Command-line parsing and help. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/cli.h"
+#include "core/exit.h"
+#include "core/parse.h"
+#include "core/snapshot.h"
+
+void tk_usage(FILE *f)
+{
+	fputs(
+"tcpkeep: count TCP state transitions per service port and force keepalive\n"
+"\n"
+"usage: tcpkeep [run] [-i SEC] [-c N] [-p LIST] [--json] [POLICY]\n"
+"       tcpkeep pin [POLICY]\n"
+"       tcpkeep unpin\n"
+"       tcpkeep status [--json]\n"
+"       tcpkeep top [-i SEC] [-c N] [-p LIST] [--json]\n"
+"       tcpkeep policy list [--json]\n"
+"       tcpkeep policy set SPEC... [--apply-existing]\n"
+"       tcpkeep policy del PORTS...\n"
+"       tcpkeep metrics [--textfile FILE [-i SEC]] [--listen ADDR:PORT] [--ports LIST]\n"
+"\n"
+"commands:\n"
+"  run      attach, show a live view until Ctrl-C or SIGTERM, detach (default)\n"
+"  pin      attach and pin under /sys/fs/bpf/tcpkeep, apply the policy to\n"
+"           existing connections, exit; safe to repeat (updates the policy)\n"
+"  unpin    detach everything pinned and remove the pins\n"
+"  status   pinned or not, cgroup, programs, policy, totals; exit 0 when\n"
+"           active, 3 when not pinned, 1 when pinned but broken, 4 while a\n"
+"           pin, unpin or policy change is half-way\n"
+"  top      the live view of run, over the pinned maps\n"
+"  policy   list, set or delete the pinned keepalive policy, live\n"
+"  metrics  Prometheus text exposition of the pinned maps: once on stdout,\n"
+"           to a textfile every -i SEC (default 15), or served over HTTP\n"
+"\n"
+"view options (run, top):\n"
+"  -i, --interval SEC  seconds between frames, 0.1 to 3600 (default 1)\n"
+"  -c, --count N       show N frames, then exit (default: until stopped)\n"
+"  -p, --port LIST     only these service ports: 993, 143,993 or 10000-10010\n"
+"      --json          one JSON object per frame, one per line (also status,\n"
+"                      policy list)\n"
+"\n"
+"POLICY options (run, pin):\n"
+"  -k, --keepalive SPEC  keepalive policy for ports, repeatable; later wins:\n"
+"                      PORTS[:KEY=VALUE,...] or PORTS:off, keys idle, intvl\n"
+"                      (seconds, 1-32767), cnt (1-127), user-timeout (seconds,\n"
+"                      0 leaves the socket's own; default idle+intvl*cnt)\n"
+"      --no-defaults   no built-in policy for 143, 993, 110 and 995\n"
+"                      (idle=300,intvl=60,cnt=5,user-timeout=600)\n"
+"      --cgroup PATH   enforce in this cgroup v2 subtree (default: the root)\n"
+"      --no-lifetimes  keep no per-connection slot: no lifetime histograms,\n"
+"                      direction by port rule; about 1.8x cheaper per event\n"
+"\n"
+"metrics options (metrics; --listen and --ports also on run):\n"
+"      --listen ADDR:PORT  serve GET /metrics; PORT or :PORT alone is\n"
+"                      127.0.0.1; any other address must be given\n"
+"      --textfile FILE  write atomically for node_exporter's textfile collector\n"
+"      --ports LIST    export only these ports; the rest fold into port=\"other\"\n"
+"\n"
+"other options:\n"
+"      --apply-existing  policy set: also update established connections\n"
+"  -v, --verbose       print libbpf's log (and the verifier's) to stderr\n"
+"  -h, --help          this help\n"
+"      --version       print the version\n"
+"\n"
+"exit status: 0 done, 1 failed at run time, 2 bad usage (nothing changed),\n"
+"3 status: not pinned, 4 status: pin in progress\n"
+"\n"
+"examples:\n"
+"  sudo tcpkeep                        live view, default policy on mail ports\n"
+"  sudo tcpkeep -p 143,993,110,995     only the IMAP and POP3 ports\n"
+"  sudo tcpkeep -i 5 -c 12 > log.txt   a frame every 5 s for a minute\n"
+"  sudo tcpkeep --json -c 1 | jq .     one JSON frame\n"
+"  sudo tcpkeep -k 993:idle=120,intvl=30,cnt=4 -k 110:off\n"
+"                                      shorter probes on IMAPS, none on POP3\n"
+"  sudo tcpkeep --no-defaults -k 5432,6379:idle=60\n"
+"                                      only PostgreSQL and Redis\n"
+"  sudo tcpkeep pin -k 993:idle=120    keep running after exit (at boot)\n"
+"  sudo tcpkeep policy set 143:idle=60 --apply-existing\n"
+"  sudo tcpkeep status --json\n"
+"  sudo tcpkeep metrics --listen 9977 --ports 143,993,110,995\n"
+"  sudo tcpkeep metrics --textfile /var/lib/node_exporter/tcpkeep.prom -i 30\n"
+"  sudo tcpkeep unpin\n",
+	f);
+}
+
+/* Add a port list to *set (65536 flags, allocated on first use). */
+static int add_ports(bool **set, const char *arg)
+{
+	char bad[64];
+
+	if (!*set)
+		*set = calloc(TK_PORTS, sizeof(**set));
+	if (!*set)
+		return tk_usage_error("%s", "out of memory");
+	if (tk_parse_ports(arg, *set, bad, sizeof(bad)))
+		return tk_usage_error("bad port '%s': a port is 1 to 65535", bad);
+	return 0;
+}
+
+/* Which options each command takes. */
+enum {
+	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
+	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
+	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10,
+};
+
+static const struct {
+	const char *name, *sub;
+	enum tk_cmd cmd;
+	unsigned int allowed;
+	bool positional;	/* takes SPEC... or PORTS... */
+} commands[] = {
+	{ "run", NULL, TK_CMD_RUN,
+	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES |
+	  A_LISTEN | A_EXPORT, false },
+	{ "pin", NULL, TK_CMD_PIN, A_POLICY | A_CGROUP | A_LIFETIMES, false },
+	{ "unpin", NULL, TK_CMD_UNPIN, 0, false },
+	{ "status", NULL, TK_CMD_STATUS, A_JSON, false },
+	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON, false },
+	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false },
+	{ "policy", "set", TK_CMD_POLICY_SET, A_APPLY, true },
+	{ "policy", "del", TK_CMD_POLICY_DEL, 0, true },
+	{ "metrics", NULL, TK_CMD_METRICS,
+	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false },
+};
+
+/* Defaults (unless --no-defaults), then each spec in order: later wins. */
+static int build_policy(struct tk_opts *o, char **specs, size_t n, bool defaults,
+			char *err, size_t errlen)
+{
+	o->policy = calloc(1, sizeof(*o->policy));
+	if (!o->policy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (defaults)
+		tk_policy_defaults(o->policy);
+	for (size_t i = 0; i < n; i++)
+		if (tk_policy_parse(specs[i], o->policy, err, errlen))
+			return -1;
+	return tk_policy_check_count(o->policy, err, errlen);
+}
+
+static int pick_command(int *argc, char ***argv, int *which)
+{
+	const char *word = *argc > 1 ? (*argv)[1] : NULL;
+	const char *sub = *argc > 2 ? (*argv)[2] : NULL;
+
+	*which = 0;	/* run */
+	if (!word || word[0] == '-')
+		return 0;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(word, commands[i].name))
+			continue;
+		if (!commands[i].sub) {
+			*which = i;
+			*argc -= 1;
+			*argv += 1;
+			return 0;
+		}
+		if (!sub)
+			return tk_usage_error("'%s' needs list, set or del", word);
+		if (strcmp(sub, commands[i].sub))
+			continue;
+		*which = i;
+		*argc -= 2;
+		*argv += 2;
+		return 0;
+	}
+	if (!strcmp(word, "policy"))
+		return tk_usage_error("unknown policy command '%s': list, set or del", sub);
+	return tk_usage_error("unknown command '%s'", word);
+}
+
+/*
+ * The option as the user wrote it, for messages; returns whether it was a
+ * long option that getopt knew (so a '?' for it means "given a value it
+ * does not take"). argv[optind - 1] is not the option: after "-c 1" it is
+ * the value, and inside a cluster ("-Zv") optind has not moved yet. It is
+ * only used, as last, when it is the long option that failed: then getopt
+ * left optopt as that option's val (0 if unknown or ambiguous).
+ */
+static bool option_name(char *buf, size_t len, int c, int li,
+			const struct option *longopts, const char *last)
+{
+	int ch = (c == '?' || c == ':') ? optopt : c;
+	size_t n = strcspn(last, "=");
+
+	if (li >= 0) {
+		snprintf(buf, len, "--%s", longopts[li].name);
+		return true;
+	}
+	if (!strncmp(last, "--", 2)) {
+		/* the val and an abbreviation of the name must both match:
+		 * else last is an earlier word and the error is a short one */
+		for (const struct option *o = longopts; o->name && ch; o++)
+			if (o->val == ch && n > 2 && !strncmp(o->name, last + 2, n - 2)) {
+				snprintf(buf, len, "--%s", o->name);
+				return true;
+			}
+		if (!ch) {
+			snprintf(buf, len, "%.*s", (int)n, last);
+			return false;
+		}
+	}
+	snprintf(buf, len, "-%c", ch);
+	return false;
+}
+
+static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int allowed,
+			 char **specs, size_t *nspecs, bool *no_defaults)
+{
+	enum { OPT_JSON = 256, OPT_VERSION, OPT_NO_DEFAULTS, OPT_CGROUP, OPT_APPLY,
+	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS };
+	static const struct option longopts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "keepalive", required_argument, NULL, 'k' },
+		{ "no-defaults", no_argument, NULL, OPT_NO_DEFAULTS },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "apply-existing", no_argument, NULL, OPT_APPLY },
+		{ "no-lifetimes", no_argument, NULL, OPT_NO_LIFETIMES },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
+		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ 0 },
+	};
+	unsigned long n = 0;
+	char err[160], name[64];
+	bool known_long;
+	int c, li;
+
+	opterr = 0;
+	optind = 1;
+	while ((li = -1, c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, &li)) != -1) {
+		unsigned int need = 0;
+
+		known_long = option_name(name, sizeof(name), c, li, longopts, argv[optind - 1]);
+
+		switch (c) {
+		case 'i': need = A_INTERVAL; break;
+		case 'c': need = A_COUNT; break;
+		case 'p': need = A_PORT; break;
+		case OPT_JSON: need = A_JSON; break;
+		case 'k': case OPT_NO_DEFAULTS: need = A_POLICY; break;
+		case OPT_CGROUP: need = A_CGROUP; break;
+		case OPT_APPLY: need = A_APPLY; break;
+		case OPT_NO_LIFETIMES: need = A_LIFETIMES; break;
+		case OPT_LISTEN: need = A_LISTEN; break;
+		case OPT_TEXTFILE: need = A_TEXTFILE; break;
+		case OPT_PORTS: need = A_EXPORT; break;
+		case ':':
+			return tk_usage_error("option '%s' needs a value", name);
+		case '?':
+			if (known_long)	/* "--json=1" */
+				return tk_usage_error("option '%s' takes no value", name);
+			return tk_usage_error("unknown option '%s'", name);
+		}
+		if (need && !(allowed & need))
+			return tk_usage_error("option '%s' does not apply to this command", name);
+		switch (c) {
+		case 'i':
+			if (tk_parse_seconds(optarg, 0.1, 3600, &o->interval))
+				return tk_usage_error("bad interval '%s': seconds from 0.1 to 3600",
+						   optarg);
+			o->interval_set = true;
+			break;
+		case 'c':
+			if (tk_parse_ulong(optarg, 1, 1000000000, &n))
+				return tk_usage_error("bad count '%s': a whole number of frames, "
+						   "1 or more", optarg);
+			o->count = (long)n;
+			break;
+		case 'p':
+			if (add_ports(&o->ports, optarg))
+				return TK_EXIT_USAGE;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			o->cmd = TK_CMD_HELP;
+			return 0;
+		case OPT_VERSION:
+			o->cmd = TK_CMD_VERSION;
+			return 0;
+		case 'k':
+			specs[(*nspecs)++] = optarg;
+			break;
+		case OPT_NO_DEFAULTS:
+			*no_defaults = true;
+			break;
+		case OPT_CGROUP:
+			o->cgroup = optarg;
+			break;
+		case OPT_APPLY:
+			o->apply_existing = true;
+			break;
+		case OPT_NO_LIFETIMES:
+			o->no_lifetimes = true;
+			break;
+		case OPT_LISTEN:
+			if (tk_parse_listen(optarg, &o->listen_addr, &o->listen_len, err,
+					    sizeof(err)))
+				return tk_usage_error("%s", err);
+			o->listen = true;
+			break;
+		case OPT_TEXTFILE:
+			if (!*optarg)
+				return tk_usage_error("%s", "--textfile needs a file name");
+			o->textfile = optarg;
+			break;
+		case OPT_PORTS:
+			if (add_ports(&o->export_ports, optarg))
+				return TK_EXIT_USAGE;
+			break;
+		}
+	}
+	return 0;
+}
+
+int tk_parse_args(int argc, char **argv, struct tk_opts *o)
+{
+	bool no_defaults = false;
+	size_t nspecs = 0;
+	char **specs = NULL;
+	char err[256];
+	int which, ret;
+
+	memset(o, 0, sizeof(*o));
+	o->interval = 1.0;
+	o->listen_fd = -1;
+	ret = pick_command(&argc, &argv, &which);
+	if (ret)
+		return ret;
+	o->cmd = commands[which].cmd;
+	specs = calloc((size_t)argc + 1, sizeof(*specs));
+	if (!specs)
+		return tk_usage_error("%s", "out of memory");
+	ret = parse_options(argc, argv, o, commands[which].allowed, specs, &nspecs,
+			    &no_defaults);
+	if (ret || o->cmd == TK_CMD_HELP || o->cmd == TK_CMD_VERSION)
+		goto out;
+
+	if (commands[which].positional && optind >= argc) {
+		ret = tk_usage_error("'policy %s' needs at least one %s", commands[which].sub,
+				  o->cmd == TK_CMD_POLICY_SET ? "SPEC" : "PORTS");
+		goto out;
+	}
+	if (!commands[which].positional && optind < argc) {
+		ret = tk_usage_error("unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (o->cmd == TK_CMD_POLICY_DEL) {
+		for (int i = optind; i < argc && !ret; i++)
+			ret = add_ports(&o->del_ports, argv[i]);
+		goto out;
+	}
+	if (o->cmd == TK_CMD_POLICY_SET) {
+		/* the specs are the words; no built-in defaults */
+		if (build_policy(o, argv + optind, (size_t)(argc - optind), false, err,
+				 sizeof(err)))
+			ret = tk_usage_error("%s", err);
+		goto out;
+	}
+	if (commands[which].allowed & A_POLICY &&
+	    build_policy(o, specs, nspecs, !no_defaults, err, sizeof(err)))
+		ret = tk_usage_error("%s", err);
+out:
+	free(specs);
+	return ret;
+}
+
+void tk_opts_free(struct tk_opts *o)
+{
+	free(o->ports);
+	free(o->policy);
+	free(o->del_ports);
+	free(o->export_ports);
+	o->export_ports = NULL;
+	o->ports = NULL;
+	o->policy = NULL;
+	o->del_ports = NULL;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The snapshot: rows, derived totals, sorting and filtering. */
+#include <stdlib.h>
+#include <string.h>
+#include "core/snapshot.h"
+
+static const char *const state_names[TK_NSTATES] = {
+	[TK_ESTABLISHED] = "ESTABLISHED", [TK_SYN_SENT] = "SYN_SENT",
+	[TK_SYN_RECV] = "SYN_RECV", [TK_FIN_WAIT1] = "FIN_WAIT1",
+	[TK_FIN_WAIT2] = "FIN_WAIT2", [TK_TIME_WAIT] = "TIME_WAIT",
+	[TK_CLOSE] = "CLOSE", [TK_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TK_LAST_ACK] = "LAST_ACK", [TK_LISTEN] = "LISTEN",
+	[TK_CLOSING] = "CLOSING", [TK_NEW_SYN_RECV] = "NEW_SYN_RECV",
+	[TK_BOUND_INACTIVE] = "BOUND_INACTIVE",
+};
+
+const char *tk_state_name(unsigned int state)
+{
+	if (state < TK_NSTATES && state_names[state])
+		return state_names[state];
+	return NULL;
+}
+
+double tk_rate(uint64_t now, uint64_t before, double dt)
+{
+	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
+}
+
+const char *tk_dir_name(unsigned int dir)
+{
+	return dir == TK_DIR_OUT ? "out" : "in";
+}
+
+const char *tk_opt_name(unsigned int opt)
+{
+	static const char *const names[TK_OPT_MAX] = {
+		"keepalive", "idle", "intvl", "cnt", "user_timeout",
+	};
+
+	return opt < TK_OPT_MAX ? names[opt] : "?";
+}
+
+void tk_snapshot_init(struct tk_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->attach_mode = "none";
+}
+
+void tk_snapshot_free(struct tk_snapshot *s)
+{
+	free(s->rows);
+	free(s->policy);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct tk_row *tk_snapshot_find(const struct tk_snapshot *s, uint16_t port,
+				      uint8_t dir)
+{
+	for (size_t i = 0; i < s->nrows; i++)
+		if (s->rows[i].port == port && s->rows[i].dir == dir)
+			return &s->rows[i];
+	return NULL;
+}
+
+struct tk_row *tk_snapshot_row(struct tk_snapshot *s, uint16_t port, uint8_t dir)
+{
+	struct tk_row *r = (struct tk_row *)tk_snapshot_find(s, port, dir);
+
+	if (r)
+		return r;
+	if (s->nrows == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct tk_row *rows = realloc(s->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return NULL;
+		s->rows = rows;
+		s->cap = cap;
+	}
+	r = &s->rows[s->nrows++];
+	memset(r, 0, sizeof(*r));
+	r->port = port;
+	r->dir = dir;
+	return r;
+}
+
+void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports)
+{
+	size_t n = 0;
+
+	if (!ports)
+		return;
+	for (size_t i = 0; i < s->nrows; i++)
+		if (ports[s->rows[i].port])
+			s->rows[n++] = s->rows[i];
+	s->nrows = n;
+}
+
+uint64_t tk_row_transitions(const struct tk_row *r)
+{
+	uint64_t sum = 0;
+
+	for (int f = 0; f < TK_NSTATES; f++)
+		for (int t = 0; t < TK_NSTATES; t++)
+			sum += r->trans[f][t];
+	return sum;
+}
+
+uint64_t tk_row_hist_count(const struct tk_row *r)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < TK_HIST_SLOTS; i++)
+		sum += r->slots[i];
+	return sum;
+}
+
+void tk_row_totals(const struct tk_row *r, struct tk_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->opened = r->trans[TK_SYN_SENT][TK_ESTABLISHED] +
+		    r->trans[TK_SYN_RECV][TK_ESTABLISHED];
+	t->refused = r->trans[TK_SYN_SENT][TK_CLOSE];
+	for (int f = 0; f < TK_NSTATES; f++) {
+		if (f == TK_LISTEN || f == TK_SYN_SENT)
+			continue;
+		t->closed += r->trans[f][TK_CLOSE];
+	}
+	/* an orderly close reaches CLOSE only from FIN_WAIT2, CLOSING or
+	 * LAST_ACK; from these states it was an abort (RST or timeout) */
+	t->reset = r->trans[TK_SYN_RECV][TK_CLOSE] + r->trans[TK_ESTABLISHED][TK_CLOSE] +
+		   r->trans[TK_CLOSE_WAIT][TK_CLOSE] + r->trans[TK_FIN_WAIT1][TK_CLOSE];
+}
+
+uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s)
+{
+	/* caught is read before the misses, and each catch follows a miss */
+	return s->recursion_misses > s->nested_caught ?
+	       s->recursion_misses - s->nested_caught : 0;
+}
+
+uint64_t tk_snapshot_missed(const struct tk_snapshot *s)
+{
+	return tk_snapshot_kernel_missed(s) + s->uncounted[TK_UNC_TRANS_FULL] +
+	       s->uncounted[TK_UNC_CONN_FULL] + s->uncounted[TK_UNC_KA_FULL];
+}
+
+static const struct tk_snapshot *sort_prev;
+
+static uint64_t row_activity(const struct tk_row *r)
+{
+	const struct tk_row *p;
+	uint64_t now = tk_row_transitions(r);
+
+	if (!sort_prev)
+		return 0;
+	p = tk_snapshot_find(sort_prev, r->port, r->dir);
+	return p ? now - tk_row_transitions(p) : now;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct tk_row *ra = a, *rb = b;
+	uint64_t xa = row_activity(ra), xb = row_activity(rb);
+	uint64_t ta, tb;
+
+	if (xa != xb)
+		return xa > xb ? -1 : 1;
+	ta = tk_row_transitions(ra);
+	tb = tk_row_transitions(rb);
+	if (ta != tb)
+		return ta > tb ? -1 : 1;
+	if (ra->port != rb->port)
+		return ra->port < rb->port ? -1 : 1;
+	return ra->dir - rb->dir;
+}
+
+void tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev)
+{
+	sort_prev = prev;
+	qsort(s->rows, s->nrows, sizeof(*s->rows), row_cmp);
+	sort_prev = NULL;
+}

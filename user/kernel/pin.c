@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Pinning: programs that stay attached after tcpkeep exits (for boot). */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel/loader.h"
+#include "kernel/pin.h"
+#include "core/policy.h"
+#include "observer.skel.h"
+
+#define BPFFS "/sys/fs/bpf"
+
+static const char *const link_names[TK_NLINKS] = {
+	"link_set_state", "link_error_report", "link_sockops", "link_set_state_nested",
+};
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
+}
+
+/*
+ * A lock file in /run (root's): created if missing, never followed
+ * through a symlink, and only a regular file of root's is trusted.
+ */
+static int open_lock(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0) {
+		fprintf(stderr, "tcpkeep: %s is not a regular file of root's: remove it\n", path);
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+static int take_lock(const char *path, int how)
+{
+	int fd = open_lock(path);
+
+	if (fd < 0)
+		return fd;
+	while (flock(fd, how)) {
+		int err = errno;
+
+		if (err == EINTR)
+			continue;
+		close(fd);
+		if (err != EWOULDBLOCK)
+			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", path, strerror(err));
+		return -err;
+	}
+	return fd;
+}
+
+int tk_pin_lock(void)
+{
+	return take_lock(TK_LOCK_FILE, LOCK_EX);
+}
+
+void tk_pin_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* releases the flock */
+}
+
+bool tk_pin_lock_busy(void)
+{
+	int fd = take_lock(TK_LOCK_FILE, LOCK_EX | LOCK_NB);
+
+	if (fd >= 0)
+		close(fd);
+	return fd == -EWOULDBLOCK;
+}
+
+/* The run lock is an OFD record lock, not a flock: F_OFD_GETLK can ask
+ * who holds it without taking it, so status never makes a run fail. */
+static int ofd_lock(int fd, short type, int cmd, struct flock *fl)
+{
+	*fl = (struct flock){ .l_type = type, .l_whence = SEEK_SET };
+	return fcntl(fd, cmd, fl);
+}
+
+int tk_run_lock(long *holder)
+{
+	struct flock fl;
+	char buf[32];
+	int fd, n;
+
+	*holder = 0;
+	fd = open_lock(TK_RUN_LOCK_FILE);
+	if (fd < 0)
+		return fd;
+	if (ofd_lock(fd, F_WRLCK, F_OFD_SETLK, &fl)) {
+		int err = errno;
+
+		close(fd);
+		if (err != EAGAIN && err != EACCES) {
+			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_RUN_LOCK_FILE,
+				strerror(err));
+			return -err;
+		}
+		*holder = tk_run_holder();
+		if (!*holder)
+			*holder = -1;
+		return -EWOULDBLOCK;
+	}
+	/* the pid is only for messages */
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) != n) {
+		/* a run without its pid written is still the one run */
+	}
+	return fd;
+}
+
+long tk_run_holder(void)
+{
+	struct flock fl;
+	char buf[32] = "";
+	long pid = -1;
+	int fd = open(TK_RUN_LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	/* the file outlives its holder: only a held lock names a live run */
+	if (ofd_lock(fd, F_WRLCK, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK) {
+		close(fd);
+		return 0;
+	}
+	if (read(fd, buf, sizeof(buf) - 1) > 0)
+		pid = strtol(buf, NULL, 10);
+	close(fd);
+	return pid > 0 ? pid : -1;
+}
+
+int tk_pin_prepare(void)
+{
+	struct statfs fs;
+
+	if (statfs(BPFFS, &fs) || fs.f_type != BPF_FS_MAGIC) {
+		/* not mounted at boot on some systems: mount it, as systemd would */
+		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
+			fprintf(stderr, "tcpkeep: bpffs is not mounted at %s and mounting it "
+				"failed (%s): mount -t bpf bpf %s\n", BPFFS, strerror(errno),
+				BPFFS);
+			return -errno;
+		}
+	}
+	if (mkdir(TK_PIN_DIR, 0700) && errno != EEXIST) {
+		fprintf(stderr, "tcpkeep: cannot create %s: %s\n", TK_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	if (chmod(TK_PIN_DIR, 0700)) {
+		fprintf(stderr, "tcpkeep: cannot chmod %s: %s\n", TK_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+static uint64_t cgroup_id_of(const char *path)
+{
+	struct stat st;
+
+	/* a cgroup v2 directory's inode number is its cgroup id */
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+/* Detach the link pinned at path now: a reader holding an fd of it (a
+ * running top) must not keep it attached. */
+static void detach_pinned(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+}
+
+/* Pin link as name, replacing an older pin of that name atomically. */
+static int pin_link(struct bpf_link *link, const char *name)
+{
+	char path[256], tmp[300];
+	int err;
+
+	/* bpffs refuses names with a dot */
+	pin_path(path, sizeof(path), name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp_%s", TK_PIN_DIR, name);
+	unlink(tmp);
+	err = bpf_link__pin(link, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/* Is the pinned link of this name there and still attached where wanted? */
+static bool link_healthy(int which, const char *cgroup)
+{
+	struct bpf_link_info info;
+	char path[256];
+	bool ok;
+	int fd;
+
+	pin_path(path, sizeof(path), link_names[which]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	ok = link_info(fd, &info) == 0;
+	if (ok && which == TK_LINK_SOCKOPS) {
+		/* a removed cgroup leaves the link defunct, with cgroup id 0 */
+		if (!info.cgroup.cgroup_id) {
+			fprintf(stderr, "tcpkeep: the pinned sockops link is defunct (its cgroup "
+				"was removed): attaching again\n");
+			ok = false;
+		} else if (info.cgroup.cgroup_id != cgroup_id_of(cgroup)) {
+			fprintf(stderr, "tcpkeep: moving the sockops link to %s\n", cgroup);
+			ok = false;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+int tk_pin_links(struct tk_loader *l, const char *cgroup)
+{
+	struct bpf_program *progs[TK_NLINKS] = {
+		tk_loader_set_state_prog(l),
+		tk_loader_error_report_prog(l),
+		tk_loader_sockops_prog(l),
+		tk_loader_nested_prog(l),
+	};
+	int err;
+
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link *link;
+		char path[256];
+
+		pin_path(path, sizeof(path), link_names[i]);
+		/* no error_report program on kernels without the tracepoint */
+		if (!progs[i] || link_healthy(i, cgroup))
+			continue;
+		if (i == TK_LINK_SOCKOPS)
+			link = tk_attach_sockops(progs[i], cgroup);
+		else
+			link = bpf_program__attach(progs[i]);
+		if (!link) {
+			err = -errno;
+			if (i != TK_LINK_SOCKOPS)
+				fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
+					bpf_program__name(progs[i]), strerror(-err));
+			return err;
+		}
+		/* the new link is in place: an older sockops link of this name
+		 * (defunct, or on another cgroup) goes, and the rename below
+		 * replaces its pin */
+		if (i == TK_LINK_SOCKOPS)
+			detach_pinned(path);
+		err = pin_link(link, link_names[i]);
+		bpf_link__disconnect(link);	/* the pin keeps it attached */
+		bpf_link__destroy(link);
+		if (err) {
+			fprintf(stderr, "tcpkeep: cannot pin %s: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int tk_unpin(bool *had)
+{
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	*had = false;
+	d = opendir(TK_PIN_DIR);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	*had = true;
+	/* links first, detached explicitly */
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (!strstr(de->d_name, "link_"))	/* link_* and tmp_link_* */
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
+		detach_pinned(path);
+		if (unlink(path))
+			err = -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
+		if (unlink(path))
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(TK_PIN_DIR))
+		err = -errno;
+	return err;
+}
+
+static uint64_t find_id;
+static char *find_out;
+static size_t find_len;
+
+static int match_cgroup(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	if (flag == FTW_D && (uint64_t)st->st_ino == find_id) {
+		snprintf(find_out, find_len, "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+static void cgroup_path_of(uint64_t id, char *buf, size_t len)
+{
+	char root[4096];
+
+	buf[0] = '\0';
+	if (!id || tk_cgroup2_root(root, sizeof(root)))
+		return;
+	find_id = id;
+	find_out = buf;
+	find_len = len;
+	nftw(root, match_cgroup, 16, FTW_PHYS | FTW_MOUNT);
+}
+
+/*
+ * Does the observer program pfd measure lifetimes? It is its load-time
+ * constant, in the program's read-only data map (".rodata").
+ */
+static bool observer_lifetimes(int pfd)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 ids[16], len = sizeof(pinfo);
+	bool on = false;
+
+	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	pinfo.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
+		return false;
+	for (__u32 i = 0; i < pinfo.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const size_t at = offsetof(struct observer_bpf__rodata, lifetimes);
+		unsigned char ro[4096];
+		struct bpf_map_info minfo = {};
+		__u32 mlen = sizeof(minfo), key = 0;
+		size_t n = strlen(".rodata");
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &minfo, &mlen) &&
+		    strlen(minfo.name) >= n && !strcmp(minfo.name + strlen(minfo.name) - n,
+							".rodata") &&
+		    minfo.value_size > at && minfo.value_size <= sizeof(ro) &&
+		    !bpf_map_lookup_elem(fd, &key, ro))
+			on = ro[at];
+		close(fd);
+	}
+	return on;
+}
+
+static int open_map(const char *name)
+{
+	char path[256];
+
+	pin_path(path, sizeof(path), name);
+	return bpf_obj_get(path);
+}
+
+int tk_pinned_open(struct tk_pinned *p)
+{
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	p->fds = TK_FDS_NONE;
+	for (int i = 0; i < TK_NLINKS; i++)
+		p->link_fds[i] = -1;
+	p->attach_mode = "none";
+	if (stat(TK_PIN_DIR, &st))
+		return errno == ENOENT ? 0 : -errno;
+	p->present = true;
+	p->fds.transitions = open_map("transitions");
+	p->fds.conns = open_map("conns");
+	p->fds.uncounted = open_map("uncounted");
+	p->fds.ka_stats = open_map("ka_stats");
+	p->fds.policy = open_map("policy");
+	p->fds.nested = open_map("nested");
+	p->fds.slots = open_map("slots");
+
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link_info info;
+		char path[256];
+		int fd, pfd;
+
+		pin_path(path, sizeof(path), link_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		p->link_fds[i] = fd;
+		if (link_info(fd, &info))
+			continue;
+		p->link_ids[i] = info.id;
+		p->prog_ids[i] = info.prog_id;
+		/* the nested program's own misses are events the main one
+		 * counted: not missed, so its program is not read */
+		if (i == TK_LINK_NESTED)
+			continue;
+		pfd = bpf_prog_get_fd_by_id(info.prog_id);
+		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
+			p->fds.progs[p->fds.nprogs++] = pfd;
+		if (i == TK_LINK_SET_STATE && pfd >= 0) {
+			struct bpf_prog_info pinfo = {};
+			__u32 len = sizeof(pinfo);
+
+			/* tp_btf links are raw tracepoint links too: the program
+			 * type tells them apart */
+			if (!bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
+				p->attach_mode = pinfo.type == BPF_PROG_TYPE_TRACING ?
+						 "tp_btf" : "raw_tp";
+			p->lifetimes = pinfo.type == BPF_PROG_TYPE_TRACING &&
+				       observer_lifetimes(pfd);
+		}
+		if (i == TK_LINK_SOCKOPS) {
+			p->cgroup_id = info.cgroup.cgroup_id;
+			p->sockops_defunct = !info.cgroup.cgroup_id;
+			cgroup_path_of(p->cgroup_id, p->cgroup, sizeof(p->cgroup));
+		}
+	}
+	return 0;
+}
+
+void tk_pinned_close(struct tk_pinned *p)
+{
+	int *fds[] = { &p->fds.transitions, &p->fds.conns, &p->fds.uncounted,
+		       &p->fds.ka_stats, &p->fds.policy, &p->fds.nested,
+		       &p->fds.slots };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	for (int i = 0; i < p->fds.nprogs; i++)
+		close(p->fds.progs[i]);
+	for (int i = 0; i < TK_NLINKS; i++)
+		if (p->link_fds[i] >= 0)
+			close(p->link_fds[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+void tk_pinned_attached(bool out[TK_NLINKS])
+{
+	for (int i = 0; i < TK_NLINKS; i++) {
+		struct bpf_link_info info;
+		char path[256];
+		int fd;
+
+		out[i] = false;
+		pin_path(path, sizeof(path), link_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		out[i] = link_info(fd, &info) == 0 &&
+			 (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
+		close(fd);
+	}
+}

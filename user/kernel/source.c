@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* A snapshot of a source: its maps, then every socket's state. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "kernel/sockdiag.h"
+#include "kernel/source.h"
+
+double tk_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int tk_take_snapshot(const struct tk_source *src, const bool *ports,
+		     const struct tk_snapshot *prev, struct tk_snapshot *s)
+{
+	int err;
+
+	tk_snapshot_init(s);
+	s->mono_s = tk_mono_now();
+	s->wall_s = time(NULL);
+	s->attach_mode = src->attach_mode;
+	s->lifetimes_ok = src->lifetimes_ok;
+	s->dead_peers_ok = src->dead_peers_ok;
+	s->enforcer_ok = src->enforcer_ok;
+	err = tk_read_maps(src->fds, s);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot read the maps: %s\n", strerror(-err));
+		tk_snapshot_free(s);
+		return err;
+	}
+	/* a failed dump leaves states_ok false: the view says so */
+	tk_sockdiag_states(s, src->eph_lo, src->eph_hi);
+	tk_snapshot_filter(s, ports);
+	tk_snapshot_sort(s, prev);
+	return 0;
+}

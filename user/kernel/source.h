@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Where snapshots come from: a loader's maps or the pins', plus sock_diag. */
+#ifndef TK_SOURCE_H
+#define TK_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/snapshot.h"
+#include "kernel/reader.h"
+
+struct tk_source {
+	const struct tk_fds *fds;
+	const char *attach_mode;
+	bool lifetimes_ok;
+	bool dead_peers_ok;
+	bool enforcer_ok;
+	uint16_t eph_lo, eph_hi;
+};
+
+/* CLOCK_MONOTONIC in seconds (the clock of a snapshot's mono_s). */
+double tk_mono_now(void);
+/*
+ * One snapshot: maps, then sock_diag states, filtered and sorted (prev,
+ * if any, orders rows as before). 0, or a negative errno after one line.
+ */
+int tk_take_snapshot(const struct tk_source *src, const bool *ports,
+		     const struct tk_snapshot *prev, struct tk_snapshot *s);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Outputs: each renders a snapshot (and the previous one, for rates). */
+#ifndef TK_RENDER_H
+#define TK_RENDER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "core/snapshot.h"
+
+struct tk_render_opts {
+	bool histograms;	/* draw lifetime histograms under the table */
+	int max_lines;		/* 0: no limit (pipes); else the terminal's height */
+};
+
+/* The live view: header, one row per (port, direction), histograms. */
+void tk_render_text(FILE *f, const struct tk_snapshot *cur,
+		    const struct tk_snapshot *prev, const struct tk_render_opts *o);
+/* One JSON object on one line. */
+void tk_render_json(FILE *f, const struct tk_snapshot *cur,
+		    const struct tk_snapshot *prev);
+
+/* Programs whose attachment is exported: set_state, error_report,
+ * sockops, set_state_nested, the order of the pinned links (pin.h). */
+#define TK_PROM_PROGS 4
+
+struct tk_prom_opts {
+	const bool *ports;		/* exported ports; the rest fold into "other"; NULL: all */
+	const char *version, *libbpf_version;
+	bool attached[TK_PROM_PROGS];	/* by the order of pin.h's links */
+	double scrape_seconds;
+};
+
+/* Prometheus text exposition 0.0.4; 0, or -1 when out of memory. */
+int tk_render_prom(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o);
+/* The policy table: a JSON array of {port, off, idle, intvl, cnt, user_timeout}. */
+void tk_render_policy_json(FILE *f, const struct tk_snapshot *s);
+/* The policy table as text. */
+void tk_render_policy_text(FILE *f, const struct tk_snapshot *s);
+
+#endif
