@@ -65,7 +65,7 @@ $(OUTPUT):
 
 # an architecture without its vmlinux.h stops here, with what to do
 $(VMLINUX_H):
-	@echo "tcpkeep: no $(VMLINUX_H) for $(ARCH): run make vmlinux on a $(ARCH) kernel with BTF" >&2
+	@echo "tcpkeep: no $(VMLINUX_H) for $(ARCH): run make vmlinux where a kernel of that architecture with BTF runs" >&2
 	@exit 1
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h $(VMLINUX_H) | $(OUTPUT)
