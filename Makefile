@@ -135,7 +135,7 @@ vmtest: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
 # the observer's tracepoint with a loader that holds it (not installed)
 bench-bin: $(OUTPUT)/churn $(OUTPUT)/floor $(OUTPUT)/floor.bpf.o
 
-$(OUTPUT)/churn: bench/churn.c | $(OUTPUT)
+$(OUTPUT)/churn: bench/churn.c bench/usage.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
 
@@ -143,7 +143,7 @@ $(OUTPUT)/floor.bpf.o: bench/floor.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
+$(OUTPUT)/floor: bench/floor.c bench/usage.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(LIBBPF_CFLAGS) $< \
 		$(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz -o $@

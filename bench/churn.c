@@ -39,7 +39,6 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +47,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "usage.h"
 
 #define MAX_THREADS	256
 #define MIN_SECONDS	0.01
@@ -98,20 +98,7 @@ static void usage(FILE *f)
 		MAX_THREADS, MIN_SECONDS, MAX_SECONDS);
 }
 
-static void bad_usage(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("churn: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try -h)\n", stderr);
-	exit(2);
-}
+const char *const bench_prog = "churn";
 
 /* A whole decimal number in [lo, hi]; no sign, no space, no trailing text. */
 static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,

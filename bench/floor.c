@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include "usage.h"
 
 #define PROG_NAME	"floor_set_state"
 #define DEFAULT_BOUND	3600
@@ -40,20 +41,7 @@ static void usage(FILE *f)
 		MAX_BOUND, DEFAULT_BOUND);
 }
 
-static void bad_usage(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("floor: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try -h)\n", stderr);
-	exit(2);
-}
+const char *const bench_prog = "floor";
 
 static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
