@@ -83,25 +83,16 @@ def _assert_logged(n, text, timeout=5.0):
     assert mailnet.wait_until(lambda: text in n.dovecot_log(), timeout), n.dovecot_log()
 
 
-def test_imap_login_established(net):
-    client = net.imap_client()
+@pytest.mark.parametrize("proto,port", [("imap", IMAP_PORT), ("pop3", POP3_PORT)])
+def test_login_established(net, proto, port):
+    client = getattr(net, f"{proto}_client")()
     assert client.alive()
-    conn = _assert_server_sees(net, client, IMAP_PORT)
-    # after login the socket belongs to the post-login "imap" process
-    assert conn.users and '"imap"' in conn.users, conn.raw
-    _assert_logged(net, f"imap-login: Info: Login: user=<{net.user}>")
+    conn = _assert_server_sees(net, client, port)
+    # after login the socket belongs to the post-login process of the protocol
+    assert conn.users and f'"{proto}"' in conn.users, conn.raw
+    _assert_logged(net, f"{proto}-login: Info: Login: user=<{net.user}>")
     # the client end is ESTABLISHED too
-    cli = net.client_conns(IMAP_PORT)
-    assert [c.state for c in cli if c.local_port == client.local_port] == ["ESTAB"]
-
-
-def test_pop3_login_established(net):
-    client = net.pop3_client()
-    assert client.alive()
-    conn = _assert_server_sees(net, client, POP3_PORT)
-    assert conn.users and '"pop3"' in conn.users, conn.raw
-    _assert_logged(net, f"pop3-login: Info: Login: user=<{net.user}>")
-    cli = net.client_conns(POP3_PORT)
+    cli = net.client_conns(port)
     assert [c.state for c in cli if c.local_port == client.local_port] == ["ESTAB"]
 
 
