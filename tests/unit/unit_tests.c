@@ -3,7 +3,8 @@
  * Unit tests of the parts of tcpkeep that need no kernel: number and port
  * parsing, histogram slots and drawing, derived totals, the JSON writer
  * and JSON rendering. Prints "N passed, N failed" and exits non-zero on
- * any failure.
+ * any failure. With --json-string it prints stdin as JSON instead, for
+ * tests/test_unit.py to hand to Python's json module.
  */
 #include <math.h>
 #include <stdint.h>
@@ -547,8 +548,40 @@ static void test_policy(void)
 	free(t);
 }
 
-int main(void)
+/* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
+static int json_string_of_stdin(void)
 {
+	char *in = NULL;
+	size_t n = 0, cap = 0, got;
+	struct tk_json j;
+
+	for (;;) {
+		if (n == cap) {
+			char *bigger = realloc(in, cap = cap ? 2 * cap : 4096);
+
+			if (!bigger)
+				return 1;
+			in = bigger;
+		}
+		got = fread(in + n, 1, cap - n, stdin);
+		if (!got)
+			break;
+		n += got;
+	}
+	tk_json_init(&j, stdout);
+	tk_json_begin_object(&j);
+	tk_json_keyn(&j, in, n);
+	tk_json_stringn(&j, in, n);
+	tk_json_end_object(&j);
+	putchar('\n');
+	free(in);
+	return tk_json_finish(&j) || ferror(stdin) || fflush(stdout) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--json-string"))
+		return json_string_of_stdin();
 	test_parse_ulong();
 	test_parse_seconds();
 	test_parse_ports();
