@@ -104,15 +104,18 @@ $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
 
-# libFuzzer over the command-line parsers, with ASan and UBSan
+# libFuzzer targets, with ASan and UBSan: tests/fuzz/fuzz_NAME.c over the
+# pure core, seeded from tests/fuzz/corpus (parsers) and corpus_NAME
 FUZZ_SRCS := $(wildcard user/core/*.c)
-$(OUTPUT)/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(FUZZ_SRCS) $(wildcard user/core/*.h) | $(OUTPUT)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(OUTPUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/core/*.h) | $(OUTPUT)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-D_GNU_SOURCE -Iinclude -Iuser $< $(FUZZ_SRCS) -o $@
 
-fuzz: $(OUTPUT)/fuzz_parsers
+fuzz: $(FUZZERS)
 	$(OUTPUT)/fuzz_parsers -max_total_time=60 tests/fuzz/corpus
+	$(OUTPUT)/fuzz_json -max_total_time=60 tests/fuzz/corpus_json
 
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
@@ -122,7 +125,7 @@ $(OUTPUT)/other_sockops.bpf.o: tests/bpf/other_sockops.bpf.c $(VMLINUX_H) | $(OU
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o $(OUTPUT)/fuzz_parsers bench-bin
+test: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o $(FUZZERS) bench-bin
 	tests/run
 
 # the kernel-facing tests here and under Debian's kernels, each booted in

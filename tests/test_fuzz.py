@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""libFuzzer with ASan/UBSan over the command-line parsers (policy specs,
-port lists, numbers, listen addresses) for a fixed number of inputs. The
-target aborts if a parsed spec holds a value the kernel would refuse or an
-error comes without a message. No root needed."""
+"""libFuzzer with ASan/UBSan for a fixed number of inputs, no root needed:
+over the command-line parsers (policy specs, port lists, numbers, listen
+addresses), aborting if a parsed spec holds a value the kernel would refuse
+or an error comes without a message; and over the JSON writer, aborting if
+its output is not strict JSON in valid UTF-8 or a string does not decode
+back to its bytes."""
 import os
 import shutil
 import subprocess
@@ -15,6 +17,18 @@ def test_parsers_survive_fuzzing(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(os.path.join(ROOT, "tests", "fuzz", "corpus"), corpus)
     p = subprocess.run([binary, "-runs=100000", "-max_len=128", "-seed=1",
+                        f"-artifact_prefix={tmp_path}/", str(corpus)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "Done 100000 runs" in p.stderr
+    assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("leak-*"))
+
+
+def test_json_writer_survives_fuzzing(tmp_path):
+    binary = os.path.join(ROOT, "build", "fuzz_json")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(os.path.join(ROOT, "tests", "fuzz", "corpus_json"), corpus)
+    p = subprocess.run([binary, "-runs=100000", "-max_len=256", "-seed=1",
                         f"-artifact_prefix={tmp_path}/", str(corpus)],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]

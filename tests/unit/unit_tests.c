@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests of the parts of tcpkeep that need no kernel: number and port
- * parsing, histogram slots and drawing, derived totals, JSON rendering.
- * Prints "N passed, N failed" and exits non-zero on any failure.
+ * parsing, histogram slots and drawing, derived totals, the JSON writer
+ * and JSON rendering. Prints "N passed, N failed" and exits non-zero on
+ * any failure. With --json-string it prints stdin as JSON instead, for
+ * tests/test_unit.py to hand to Python's json module.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/hist.h"
+#include "core/json.h"
 #include "core/parse.h"
 #include "core/policy.h"
 #include "render/render.h"
+#include "render/status.h"
 #include "core/snapshot.h"
 
 static int passed, failed;
@@ -171,6 +177,339 @@ static void test_json(void)
 	tk_snapshot_free(&s);
 }
 
+/* What the writer makes of one string of n bytes, as a string value. */
+static bool json_string_is(const char *in, size_t n, const char *want)
+{
+	struct tk_json j;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ok;
+
+	tk_json_init(&j, f);
+	tk_json_stringn(&j, in, n);
+	ok = tk_json_finish(&j) == 0;
+	fclose(f);
+	ok = ok && len == strlen(want) && !memcmp(buf, want, len);
+	if (!ok)
+		fprintf(stderr, "  got  %.*s\n  want %s\n", (int)len, buf, want);
+	free(buf);
+	return ok;
+}
+
+/* in: a string literal, NULs and all */
+#define STR_IS(in, want) json_string_is(in, sizeof(in) - 1, want)
+#define FFFD "\\ufffd"
+
+static void test_json_escapes(void)
+{
+	CHECK(STR_IS("", "\"\""));
+	CHECK(STR_IS("plain /path", "\"plain /path\""));
+	CHECK(STR_IS("a\"b\\c", "\"a\\\"b\\\\c\""));
+	CHECK(STR_IS("\n\t\r\b\f", "\"\\n\\t\\r\\b\\f\""));
+	CHECK(STR_IS("\x01\x1f\x1b[0m\x7f", "\"\\u0001\\u001f\\u001b[0m\x7f\""));
+	CHECK(STR_IS("a\0b", "\"a\\u0000b\""));	/* n bytes: a NUL is a byte */
+	/* valid UTF-8 passes unchanged, the edges of each length included */
+	CHECK(STR_IS("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+		     "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""));
+	CHECK(STR_IS("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf",
+		     "\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\""));
+	CHECK(STR_IS("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", "\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\""));
+	CHECK(STR_IS("\xe2\x80\xa8", "\"\xe2\x80\xa8\""));	/* U+2028: valid JSON */
+}
+
+/* Each byte of an invalid sequence becomes U+FFFD; what follows is read afresh. */
+static void test_json_bad_utf8(void)
+{
+	CHECK(STR_IS("\xff", "\"" FFFD "\""));
+	CHECK(STR_IS("a\xff" "b", "\"a" FFFD "b\""));
+	CHECK(STR_IS("\xfe\xf5\xc1", "\"" FFFD FFFD FFFD "\""));	/* never lead bytes */
+	CHECK(STR_IS("\x80", "\"" FFFD "\""));			/* lone continuation */
+	CHECK(STR_IS("\xbf\xc3\xa9", "\"" FFFD "\xc3\xa9\""));
+	CHECK(STR_IS("\xe2\x82", "\"" FFFD FFFD "\""));		/* truncated at the end */
+	CHECK(STR_IS("\xe2\x82x", "\"" FFFD FFFD "x\""));	/* truncated inside */
+	CHECK(STR_IS("\xe2\x82\xe2\x82\xac", "\"" FFFD FFFD "\xe2\x82\xac\""));
+	CHECK(STR_IS("\xc3", "\"" FFFD "\""));
+	CHECK(STR_IS("\xf0\x9f\x98", "\"" FFFD FFFD FFFD "\""));
+	CHECK(STR_IS("\xc3\"", "\"" FFFD "\\\"\""));	/* an escape ends a sequence */
+	CHECK(STR_IS("\xc0\xaf", "\"" FFFD FFFD "\""));		/* overlong '/' */
+	CHECK(STR_IS("\xe0\x80\xaf", "\"" FFFD FFFD FFFD "\""));
+	CHECK(STR_IS("\xe0\x9f\xbf", "\"" FFFD FFFD FFFD "\""));
+	CHECK(STR_IS("\xf0\x8f\xbf\xbf", "\"" FFFD FFFD FFFD FFFD "\""));
+	CHECK(STR_IS("\xed\xa0\x80", "\"" FFFD FFFD FFFD "\""));	/* surrogate U+D800 */
+	CHECK(STR_IS("\xed\xbf\xbf", "\"" FFFD FFFD FFFD "\""));	/* U+DFFF */
+	CHECK(STR_IS("\xf4\x90\x80\x80", "\"" FFFD FFFD FFFD FFFD "\""));	/* U+110000 */
+	CHECK(STR_IS("\xf7\xbf\xbf\xbf", "\"" FFFD FFFD FFFD FFFD "\""));
+}
+
+/* What fn writes, compared with want; and what tk_json_finish() says. */
+static bool json_doc_is(void (*fn)(struct tk_json *), const char *want, int finish)
+{
+	struct tk_json j;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ok;
+
+	tk_json_init(&j, f);
+	fn(&j);
+	ok = tk_json_finish(&j) == finish;
+	fclose(f);
+	ok = ok && len == strlen(want) && !memcmp(buf, want, len);
+	if (!ok)
+		fprintf(stderr, "  got  %.*s (finish %d)\n  want %s\n", (int)len, buf,
+			tk_json_finish(&j), want);
+	free(buf);
+	return ok;
+}
+
+static void doc_nested(struct tk_json *j)
+{
+	tk_json_begin_object(j);
+	tk_json_key(j, "a");
+	tk_json_begin_array(j);
+	tk_json_u64(j, 1);
+	tk_json_begin_object(j);
+	tk_json_key(j, "b");
+	tk_json_null(j);
+	tk_json_end_object(j);
+	tk_json_begin_array(j);
+	tk_json_end_array(j);
+	tk_json_string(j, "x");
+	tk_json_string(j, NULL);
+	tk_json_end_array(j);
+	tk_json_key(j, "c");
+	tk_json_begin_object(j);
+	tk_json_end_object(j);
+	tk_json_kv_bool(j, "d", true);
+	tk_json_keyn(j, "e\0\xff", 3);
+	tk_json_i64(j, INT64_MIN);
+	tk_json_kv_u64(j, "f", UINT64_MAX);
+	tk_json_end_object(j);
+}
+
+static void doc_numbers(struct tk_json *j)
+{
+	tk_json_begin_array(j);
+	tk_json_double(j, 1.5, 3);
+	tk_json_double(j, 2.0 / 3, 6);
+	tk_json_double(j, -0.0, 3);
+	tk_json_double(j, 7.7, 0);
+	tk_json_double(j, NAN, 3);
+	tk_json_double(j, INFINITY, 3);
+	tk_json_double(j, -INFINITY, 3);
+	tk_json_i64(j, -1);
+	tk_json_bool(j, false);
+	tk_json_end_array(j);
+}
+
+static void doc_deep(struct tk_json *j)
+{
+	for (int i = 0; i < TK_JSON_MAX_DEPTH; i++)
+		tk_json_begin_array(j);
+	for (int i = 0; i < TK_JSON_MAX_DEPTH; i++)
+		tk_json_end_array(j);
+}
+
+/* one level too deep: nothing more is written, ends included */
+static void doc_too_deep(struct tk_json *j)
+{
+	for (int i = 0; i <= TK_JSON_MAX_DEPTH; i++)
+		tk_json_begin_array(j);
+	for (int i = 0; i <= TK_JSON_MAX_DEPTH; i++)
+		tk_json_end_array(j);
+}
+
+static void doc_value_without_key(struct tk_json *j)
+{
+	tk_json_begin_object(j);
+	tk_json_u64(j, 1);
+	tk_json_end_object(j);
+}
+
+static void doc_key_in_array(struct tk_json *j)
+{
+	tk_json_begin_array(j);
+	tk_json_key(j, "k");
+	tk_json_end_array(j);
+}
+
+static void doc_key_twice(struct tk_json *j)
+{
+	tk_json_begin_object(j);
+	tk_json_key(j, "k");
+	tk_json_key(j, "l");
+}
+
+static void doc_dangling_key(struct tk_json *j)
+{
+	tk_json_begin_object(j);
+	tk_json_key(j, "k");
+	tk_json_end_object(j);
+}
+
+static void doc_wrong_end(struct tk_json *j)
+{
+	tk_json_begin_array(j);
+	tk_json_end_object(j);
+	tk_json_end_array(j);
+}
+
+static void doc_end_first(struct tk_json *j)
+{
+	tk_json_end_array(j);
+	tk_json_u64(j, 1);
+}
+
+static void doc_two_values(struct tk_json *j)
+{
+	tk_json_u64(j, 1);
+	tk_json_u64(j, 2);
+}
+
+static void doc_open(struct tk_json *j)
+{
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "a", 1);
+}
+
+static void doc_bad_precision(struct tk_json *j)
+{
+	tk_json_begin_array(j);
+	tk_json_double(j, 1, 18);
+	tk_json_end_array(j);
+}
+
+static void doc_nothing(struct tk_json *j)
+{
+}
+
+static void test_json_writer(void)
+{
+	CHECK(json_doc_is(doc_nested, "{\"a\":[1,{\"b\":null},[],\"x\",null],\"c\":{},"
+			  "\"d\":true,\"e\\u0000" FFFD "\":-9223372036854775808,"
+			  "\"f\":18446744073709551615}", 0));
+	CHECK(json_doc_is(doc_numbers, "[1.500,0.666667,-0.000,8,null,null,null,-1,false]", 0));
+	CHECK(json_doc_is(doc_deep, "[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]", 0));
+	/* misuse: the writer stops, and says so */
+	CHECK(json_doc_is(doc_too_deep, "[[[[[[[[[[[[[[[[", -1));
+	CHECK(json_doc_is(doc_value_without_key, "{", -1));
+	CHECK(json_doc_is(doc_key_in_array, "[", -1));
+	CHECK(json_doc_is(doc_key_twice, "{\"k\":", -1));
+	CHECK(json_doc_is(doc_dangling_key, "{\"k\":", -1));
+	CHECK(json_doc_is(doc_wrong_end, "[", -1));
+	CHECK(json_doc_is(doc_end_first, "", -1));
+	CHECK(json_doc_is(doc_two_values, "1", -1));
+	CHECK(json_doc_is(doc_open, "{\"a\":1", -1));
+	CHECK(json_doc_is(doc_bad_precision, "[", -1));
+	CHECK(json_doc_is(doc_nothing, "", -1));
+}
+
+/* What render writes for (a, b), compared with want. */
+static bool rendered_is(void (*render)(FILE *, const void *, const void *), const void *a,
+			const void *b, const char *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ok;
+
+	render(f, a, b);
+	fclose(f);
+	ok = len == strlen(want) && !memcmp(buf, want, len);
+	if (!ok)
+		fprintf(stderr, "  got  %.*s\n  want %s\n", (int)len, buf, want);
+	free(buf);
+	return ok;
+}
+
+static void status_json(FILE *f, const void *st, const void *s)
+{
+	tk_status_json(f, st, s);
+}
+
+static void frame_json(FILE *f, const void *cur, const void *prev)
+{
+	tk_render_json(f, cur, prev);
+}
+
+static void policy_json(FILE *f, const void *s, const void *unused)
+{
+	tk_render_policy_json(f, s);
+}
+
+/* The bytes of the status and frame JSON, as they were before the writer, but
+ * for strings from the system: a cgroup path may hold any bytes. */
+#define POLICY "[{\"port\":110,\"off\":true},{\"port\":993,\"off\":false,\"idle\":300," \
+	"\"intvl\":60,\"cnt\":5,\"user_timeout\":600}]"
+#define STATUS_TAIL "\"totals\":{\"transitions\":9,\"opened\":9,\"closed\":0,\"reset\":0," \
+	"\"keepalive_applied\":0,\"dead_peers\":0},\"missed\":1,\"nested_caught\":1," \
+	"\"unattributed\":4,\"lifetimes_untracked\":0," \
+	"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608}," \
+	"\"policy\":" POLICY "}\n"
+
+static void test_status_json(void)
+{
+	struct tk_status st = {
+		.pinned = true, .pin_dir = "/sys/fs/bpf/tcpkeep", .attach_mode = "tp_btf",
+		.set_state_link = 5, .nested_link = 6, .sockops_link = 7,
+		.cgroup = "/sys/fs/cgroup/a\xff\"b\n", .cgroup_id = 42, .run_pid = -1,
+		.btf = true, .bpffs = true, .cgroup2 = true, .lifetimes = true,
+	};
+	struct tk_snapshot s;
+
+	tk_snapshot_init(&s);
+	s.attach_mode = "tp_btf";
+	s.recursion_misses = 2;
+	s.nested_caught = 1;
+	s.uncounted[TK_UNC_UNATTRIBUTED] = 4;
+	s.mem_bytes = 1048576;
+	s.mem_bytes_big = 8388608;
+	s.ncpus = 8;
+	tk_snapshot_row(&s, 993, TK_DIR_IN)->trans[3][1] = 9;
+	s.policy = calloc(2, sizeof(*s.policy));
+	s.npolicy = 2;
+	s.policy[0] = (struct tk_policy_row){ 110, { .off = true } };
+	s.policy[1] = (struct tk_policy_row){ 993, { .idle = 300, .intvl = 60, .cnt = 5,
+						     .user_timeout = 600 } };
+	CHECK(rendered_is(status_json, &st, &s, "{\"state\":\"active\",\"active\":true,"
+		"\"pinned\":true,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":-1,"
+		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
+		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
+		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":7},"
+		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":true,"
+		"\"existing_connections\":false},"
+		"\"cgroup\":\"/sys/fs/cgroup/a" FFFD "\\\"b\\n\",\"cgroup_id\":42,"
+		"\"defunct\":false," STATUS_TAIL));
+	st.pinned = false;
+	st.sockops_link = 0;
+	st.run_pid = 1234;
+	CHECK(rendered_is(status_json, &st, &s, "{\"state\":\"not pinned\",\"active\":false,"
+		"\"pinned\":false,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":1234,"
+		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
+		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
+		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":0},"
+		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":false,"
+		"\"existing_connections\":false},"
+		"\"cgroup\":null,\"cgroup_id\":null,\"defunct\":false," STATUS_TAIL));
+	CHECK(rendered_is(policy_json, &s, NULL, POLICY));
+	s.nrows = 0;
+	s.wall_s = 1700000000;
+	s.mono_s = 12.5;
+	CHECK(rendered_is(frame_json, &s, NULL, "{\"time\":\"2023-11-14T22:13:20Z\","
+		"\"monotonic\":12.500000,\"interval_s\":0.000,\"observer\":\"tp_btf\","
+		"\"enforcer\":false,\"states_available\":false,\"lifetimes_available\":false,"
+		"\"dead_peers_available\":false,\"missed\":1,\"missed_detail\":{"
+		"\"kernel_skipped\":2,\"nested_caught\":1,\"transitions_map_full\":0,"
+		"\"conns_map_full\":0,\"keepalive_map_full\":0},\"unattributed\":4,"
+		"\"lifetimes_untracked\":0,"
+		"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608},"
+		"\"rows\":[],\"policy\":" POLICY "}\n"));
+	tk_snapshot_free(&s);
+}
+
 static void test_policy(void)
 {
 	struct tk_policy_table *t = calloc(1, sizeof(*t));
@@ -209,8 +548,40 @@ static void test_policy(void)
 	free(t);
 }
 
-int main(void)
+/* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
+static int json_string_of_stdin(void)
 {
+	char *in = NULL;
+	size_t n = 0, cap = 0, got;
+	struct tk_json j;
+
+	for (;;) {
+		if (n == cap) {
+			char *bigger = realloc(in, cap = cap ? 2 * cap : 4096);
+
+			if (!bigger)
+				return 1;
+			in = bigger;
+		}
+		got = fread(in + n, 1, cap - n, stdin);
+		if (!got)
+			break;
+		n += got;
+	}
+	tk_json_init(&j, stdout);
+	tk_json_begin_object(&j);
+	tk_json_keyn(&j, in, n);
+	tk_json_stringn(&j, in, n);
+	tk_json_end_object(&j);
+	putchar('\n');
+	free(in);
+	return tk_json_finish(&j) || ferror(stdin) || fflush(stdout) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--json-string"))
+		return json_string_of_stdin();
 	test_parse_ulong();
 	test_parse_seconds();
 	test_parse_ports();
@@ -218,6 +589,10 @@ int main(void)
 	test_totals();
 	test_snapshot_sort_filter();
 	test_json();
+	test_json_escapes();
+	test_json_bad_utf8();
+	test_json_writer();
+	test_status_json();
 	test_policy();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

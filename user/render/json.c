@@ -2,138 +2,195 @@
 /* --json: one object per frame, on one line. Schema in README.md. */
 #include <time.h>
 #include "core/hist.h"
+#include "core/json.h"
 #include "render/render.h"
 
-#define U(x) ((unsigned long long)(x))
-
-static void json_transitions(FILE *f, const struct tk_row *r)
+static void json_transitions(struct tk_json *j, const struct tk_row *r)
 {
-	const char *sep = "";
-
-	fputs("\"transitions\":{", f);
+	tk_json_key(j, "transitions");
+	tk_json_begin_object(j);
 	for (int a = 0; a < TK_NSTATES; a++) {
 		for (int b = 0; b < TK_NSTATES; b++) {
 			const char *from = tk_state_name(a), *to = tk_state_name(b);
+			char key[48];
 
 			if (!r->trans[a][b])
 				continue;
 			if (from && to)
-				fprintf(f, "%s\"%s->%s\":%llu", sep, from, to, U(r->trans[a][b]));
+				snprintf(key, sizeof(key), "%s->%s", from, to);
 			else
-				fprintf(f, "%s\"%d->%d\":%llu", sep, a, b, U(r->trans[a][b]));
-			sep = ",";
+				snprintf(key, sizeof(key), "%d->%d", a, b);
+			tk_json_kv_u64(j, key, r->trans[a][b]);
 		}
 	}
-	fputc('}', f);
+	tk_json_end_object(j);
 }
 
-static void json_states(FILE *f, const struct tk_row *r)
+static void json_states(struct tk_json *j, const struct tk_row *r)
 {
-	fputs("\"states\":{", f);
+	tk_json_key(j, "states");
+	tk_json_begin_object(j);
 	for (int s = 1; s <= TK_LAST_DUMP_STATE; s++)
-		fprintf(f, "%s\"%s\":%llu", s > 1 ? "," : "", tk_state_name(s), U(r->states[s]));
-	fputc('}', f);
+		tk_json_kv_u64(j, tk_state_name(s), r->states[s]);
+	tk_json_end_object(j);
 }
 
-static void json_lifetime(FILE *f, const struct tk_row *r)
+static void json_lifetime(struct tk_json *j, const struct tk_row *r)
 {
-	fprintf(f, "\"lifetime\":{\"unit\":\"us\",\"count\":%llu,\"sum\":%llu,"
-		"\"overflow\":%llu,\"buckets\":[",
-		U(tk_row_hist_count(r)), U(r->sum_us), U(r->slots[TK_HIST_OVERFLOW]));
+	tk_json_key(j, "lifetime");
+	tk_json_begin_object(j);
+	tk_json_kv_string(j, "unit", "us");
+	tk_json_kv_u64(j, "count", tk_row_hist_count(r));
+	tk_json_kv_u64(j, "sum", r->sum_us);
+	tk_json_kv_u64(j, "overflow", r->slots[TK_HIST_OVERFLOW]);
+	tk_json_key(j, "buckets");
+	tk_json_begin_array(j);
 	for (unsigned int i = 0; i < TK_HIST_SLOTS; i++) {
-		fprintf(f, "%s{\"low\":%llu,", i ? "," : "", U(tk_hist_low(i)));
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "low", tk_hist_low(i));
+		tk_json_key(j, "high");
 		if (i == TK_HIST_OVERFLOW)
-			fputs("\"high\":null,", f);
+			tk_json_null(j);
 		else
-			fprintf(f, "\"high\":%llu,", U(tk_hist_high(i)));
-		fprintf(f, "\"count\":%llu}", U(r->slots[i]));
+			tk_json_u64(j, tk_hist_high(i));
+		tk_json_kv_u64(j, "count", r->slots[i]);
+		tk_json_end_object(j);
 	}
-	fputs("]}", f);
+	tk_json_end_array(j);
+	tk_json_end_object(j);
 }
 
-static void json_keepalive(FILE *f, const struct tk_row *r)
+static void json_keepalive(struct tk_json *j, const struct tk_row *r)
 {
-	fprintf(f, "\"keepalive\":{\"applied\":%llu,\"dead_peers\":%llu,\"errors\":{",
-		U(r->ka_applied), U(r->dead_peers));
+	tk_json_key(j, "keepalive");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "applied", r->ka_applied);
+	tk_json_kv_u64(j, "dead_peers", r->dead_peers);
+	tk_json_key(j, "errors");
+	tk_json_begin_object(j);
 	for (int i = 0; i < TK_OPT_MAX; i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", tk_opt_name(i), U(r->ka_errors[i]));
-	fputs("}}", f);
+		tk_json_kv_u64(j, tk_opt_name(i), r->ka_errors[i]);
+	tk_json_end_object(j);
+	tk_json_end_object(j);
 }
 
-static void json_row(FILE *f, const struct tk_row *r, const struct tk_row *p, double dt)
+static void json_row(struct tk_json *j, const struct tk_row *r, const struct tk_row *p,
+		     double dt)
 {
 	struct tk_totals t, pt = {};
 
 	tk_row_totals(r, &t);
 	if (p)
 		tk_row_totals(p, &pt);
-	fprintf(f, "{\"port\":%u,\"direction\":\"%s\",", r->port, tk_dir_name(r->dir));
-	json_transitions(f, r);
-	fprintf(f, ",\"totals\":{\"new\":%llu,\"closed\":%llu,\"reset\":%llu,\"refused\":%llu}",
-		U(t.opened), U(t.closed), U(t.reset), U(t.refused));
-	fprintf(f, ",\"rates\":{\"new\":%.3f,\"closed\":%.3f,\"reset\":%.3f,\"refused\":%.3f},",
-		tk_rate(t.opened, pt.opened, dt), tk_rate(t.closed, pt.closed, dt),
-		tk_rate(t.reset, pt.reset, dt), tk_rate(t.refused, pt.refused, dt));
-	json_states(f, r);
-	fputc(',', f);
-	json_lifetime(f, r);
-	fputc(',', f);
-	json_keepalive(f, r);
-	fputc('}', f);
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "port", r->port);
+	tk_json_kv_string(j, "direction", tk_dir_name(r->dir));
+	json_transitions(j, r);
+	tk_json_key(j, "totals");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "new", t.opened);
+	tk_json_kv_u64(j, "closed", t.closed);
+	tk_json_kv_u64(j, "reset", t.reset);
+	tk_json_kv_u64(j, "refused", t.refused);
+	tk_json_end_object(j);
+	tk_json_key(j, "rates");
+	tk_json_begin_object(j);
+	tk_json_kv_double(j, "new", tk_rate(t.opened, pt.opened, dt), 3);
+	tk_json_kv_double(j, "closed", tk_rate(t.closed, pt.closed, dt), 3);
+	tk_json_kv_double(j, "reset", tk_rate(t.reset, pt.reset, dt), 3);
+	tk_json_kv_double(j, "refused", tk_rate(t.refused, pt.refused, dt), 3);
+	tk_json_end_object(j);
+	json_states(j, r);
+	json_lifetime(j, r);
+	json_keepalive(j, r);
+	tk_json_end_object(j);
+}
+
+void tk_render_policy_json_to(struct tk_json *j, const struct tk_snapshot *s)
+{
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->npolicy; i++) {
+		const struct tk_policy_row *p = &s->policy[i];
+
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "port", p->port);
+		tk_json_kv_bool(j, "off", p->pol.off);
+		if (!p->pol.off) {
+			tk_json_kv_u64(j, "idle", p->pol.idle);
+			tk_json_kv_u64(j, "intvl", p->pol.intvl);
+			tk_json_kv_u64(j, "cnt", p->pol.cnt);
+			tk_json_kv_u64(j, "user_timeout", p->pol.user_timeout);
+		}
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
 }
 
 void tk_render_policy_json(FILE *f, const struct tk_snapshot *s)
 {
-	fputc('[', f);
-	for (size_t i = 0; i < s->npolicy; i++) {
-		const struct tk_policy_row *p = &s->policy[i];
+	struct tk_json j;
 
-		fprintf(f, "%s{\"port\":%u,", i ? "," : "", p->port);
-		if (p->pol.off)
-			fputs("\"off\":true}", f);
-		else
-			fprintf(f, "\"off\":false,\"idle\":%u,\"intvl\":%u,\"cnt\":%u,"
-				"\"user_timeout\":%u}", p->pol.idle, p->pol.intvl,
-				p->pol.cnt, p->pol.user_timeout);
-	}
-	fputc(']', f);
+	tk_json_init(&j, f);
+	tk_render_policy_json_to(&j, s);
+}
+
+void tk_render_memory_json_to(struct tk_json *j, const struct tk_snapshot *s)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "bytes_%d_cpus", TK_MEM_BIG_HOST);
+	tk_json_key(j, "memory");
+	tk_json_begin_object(j);
+	tk_json_key(j, "cpus");
+	tk_json_i64(j, s->ncpus);
+	tk_json_kv_u64(j, "bytes", s->mem_bytes);
+	tk_json_kv_u64(j, key, s->mem_bytes_big);
+	tk_json_end_object(j);
 }
 
 void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snapshot *prev)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
 	time_t t = (time_t)cur->wall_s;
+	struct tk_json j;
 	char when[32];
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(f, "{\"time\":\"%s\",\"monotonic\":%.6f,\"interval_s\":%.3f,\"observer\":\"%s\","
-		"\"enforcer\":%s,\"states_available\":%s,\"lifetimes_available\":%s,"
-		"\"dead_peers_available\":%s,",
-		when, cur->mono_s, dt, cur->attach_mode, cur->enforcer_ok ? "true" : "false",
-		cur->states_ok ? "true" : "false", cur->lifetimes_ok ? "true" : "false",
-		cur->dead_peers_ok ? "true" : "false");
-	fprintf(f, "\"missed\":%llu,\"missed_detail\":{\"kernel_skipped\":%llu,"
-		"\"nested_caught\":%llu,"
-		"\"transitions_map_full\":%llu,\"conns_map_full\":%llu,"
-		"\"keepalive_map_full\":%llu},\"unattributed\":%llu,"
-		"\"lifetimes_untracked\":%llu,\"memory\":{\"cpus\":%d,\"bytes\":%llu,"
-		"\"bytes_%d_cpus\":%llu},\"rows\":[",
-		U(tk_snapshot_missed(cur)), U(cur->recursion_misses), U(cur->nested_caught),
-		U(cur->uncounted[TK_UNC_TRANS_FULL]), U(cur->uncounted[TK_UNC_CONN_FULL]),
-		U(cur->uncounted[TK_UNC_KA_FULL]), U(cur->uncounted[TK_UNC_UNATTRIBUTED]),
-		U(cur->uncounted[TK_UNC_UNTRACKED]), cur->ncpus, U(cur->mem_bytes), TK_MEM_BIG_HOST,
-		U(cur->mem_bytes_big));
+	tk_json_init(&j, f);
+	tk_json_begin_object(&j);
+	tk_json_kv_string(&j, "time", when);
+	tk_json_kv_double(&j, "monotonic", cur->mono_s, 6);
+	tk_json_kv_double(&j, "interval_s", dt, 3);
+	tk_json_kv_string(&j, "observer", cur->attach_mode);
+	tk_json_kv_bool(&j, "enforcer", cur->enforcer_ok);
+	tk_json_kv_bool(&j, "states_available", cur->states_ok);
+	tk_json_kv_bool(&j, "lifetimes_available", cur->lifetimes_ok);
+	tk_json_kv_bool(&j, "dead_peers_available", cur->dead_peers_ok);
+	tk_json_kv_u64(&j, "missed", tk_snapshot_missed(cur));
+	tk_json_key(&j, "missed_detail");
+	tk_json_begin_object(&j);
+	tk_json_kv_u64(&j, "kernel_skipped", cur->recursion_misses);
+	tk_json_kv_u64(&j, "nested_caught", cur->nested_caught);
+	tk_json_kv_u64(&j, "transitions_map_full", cur->uncounted[TK_UNC_TRANS_FULL]);
+	tk_json_kv_u64(&j, "conns_map_full", cur->uncounted[TK_UNC_CONN_FULL]);
+	tk_json_kv_u64(&j, "keepalive_map_full", cur->uncounted[TK_UNC_KA_FULL]);
+	tk_json_end_object(&j);
+	tk_json_kv_u64(&j, "unattributed", cur->uncounted[TK_UNC_UNATTRIBUTED]);
+	tk_json_kv_u64(&j, "lifetimes_untracked", cur->uncounted[TK_UNC_UNTRACKED]);
+	tk_render_memory_json_to(&j, cur);
+	tk_json_key(&j, "rows");
+	tk_json_begin_array(&j);
 	for (size_t i = 0; i < cur->nrows; i++) {
 		const struct tk_row *r = &cur->rows[i];
 
-		if (i)
-			fputc(',', f);
-		json_row(f, r, prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
+		json_row(&j, r, prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
 	}
-	fputs("],\"policy\":", f);
-	tk_render_policy_json(f, cur);
-	fputs("}\n", f);
+	tk_json_end_array(&j);
+	tk_json_key(&j, "policy");
+	tk_render_policy_json_to(&j, cur);
+	tk_json_end_object(&j);
+	fputc('\n', f);
 	fflush(f);
 }

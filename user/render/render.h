@@ -34,6 +34,11 @@ struct tk_prom_opts {
 int tk_render_prom(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o);
 /* The policy table: a JSON array of {port, off, idle, intvl, cnt, user_timeout}. */
 void tk_render_policy_json(FILE *f, const struct tk_snapshot *s);
+/* Inside a JSON document being written: that array as a value, and the
+ * "memory" member (key and object: the maps' kernel memory). */
+struct tk_json;
+void tk_render_policy_json_to(struct tk_json *j, const struct tk_snapshot *s);
+void tk_render_memory_json_to(struct tk_json *j, const struct tk_snapshot *s);
 /* The policy table as text. */
 void tk_render_policy_text(FILE *f, const struct tk_snapshot *s);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `tcpkeep status` rendering: plain data in, text or JSON out. */
+#include "core/json.h"
 #include "render/render.h"
 #include "render/status.h"
 
@@ -101,61 +102,70 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		tk_render_policy_text(f, s);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapshot *s)
 {
+	struct tk_json j;
 	struct sums t;
 
 	sum_rows(s, &t);
-	fprintf(f, "{\"state\":\"%s\",\"active\":%s,\"pinned\":%s,\"pin_path\":",
-		state_word(st), tk_status_code(st) == 0 ? "true" : "false",
-		st->pinned ? "true" : "false");
-	json_str(f, st->pin_dir);
-	fprintf(f, ",\"run_pid\":%ld", st->run_pid);
-	fprintf(f, ",\"kernel\":{\"btf\":%s,\"inet_sock_set_state\":%s,"
-		"\"inet_sk_error_report\":%s,\"bpffs\":%s,\"cgroup2\":%s,\"hides_pid1\":%s}",
-		st->btf ? "true" : "false", st->tp_set_state ? "true" : "false",
-		st->tp_error_report ? "true" : "false", st->bpffs ? "true" : "false",
-		st->cgroup2 ? "true" : "false", st->hides_pid1 ? "true" : "false");
-	fprintf(f, ",\"observer\":\"%s\",\"links\":{\"set_state\":%u,\"set_state_nested\":%u,"
-		"\"error_report\":%u,\"sockops\":%u}", st->attach_mode, st->set_state_link,
-		st->nested_link, st->error_report_link, st->sockops_link);
-	fprintf(f, ",\"capabilities\":{\"lifetimes\":%s,\"dead_peers\":%s,\"enforcer\":%s,"
-		"\"existing_connections\":%s}", st->lifetimes ? "true" : "false",
-		st->error_report_link ? "true" : "false",
-		st->sockops_link && !st->sockops_defunct ? "true" : "false",
-		st->existing ? "true" : "false");
-	fputs(",\"cgroup\":", f);
+	tk_json_init(&j, f);
+	tk_json_begin_object(&j);
+	tk_json_kv_string(&j, "state", state_word(st));
+	tk_json_kv_bool(&j, "active", tk_status_code(st) == 0);
+	tk_json_kv_bool(&j, "pinned", st->pinned);
+	tk_json_kv_string(&j, "pin_path", st->pin_dir);
+	tk_json_key(&j, "run_pid");
+	tk_json_i64(&j, st->run_pid);
+	tk_json_key(&j, "kernel");
+	tk_json_begin_object(&j);
+	tk_json_kv_bool(&j, "btf", st->btf);
+	tk_json_kv_bool(&j, "inet_sock_set_state", st->tp_set_state);
+	tk_json_kv_bool(&j, "inet_sk_error_report", st->tp_error_report);
+	tk_json_kv_bool(&j, "bpffs", st->bpffs);
+	tk_json_kv_bool(&j, "cgroup2", st->cgroup2);
+	tk_json_kv_bool(&j, "hides_pid1", st->hides_pid1);
+	tk_json_end_object(&j);
+	tk_json_kv_string(&j, "observer", st->attach_mode);
+	tk_json_key(&j, "links");
+	tk_json_begin_object(&j);
+	tk_json_kv_u64(&j, "set_state", st->set_state_link);
+	tk_json_kv_u64(&j, "set_state_nested", st->nested_link);
+	tk_json_kv_u64(&j, "error_report", st->error_report_link);
+	tk_json_kv_u64(&j, "sockops", st->sockops_link);
+	tk_json_end_object(&j);
+	tk_json_key(&j, "capabilities");
+	tk_json_begin_object(&j);
+	tk_json_kv_bool(&j, "lifetimes", st->lifetimes);
+	tk_json_kv_bool(&j, "dead_peers", st->error_report_link);
+	tk_json_kv_bool(&j, "enforcer", st->sockops_link && !st->sockops_defunct);
+	tk_json_kv_bool(&j, "existing_connections", st->existing);
+	tk_json_end_object(&j);
+	tk_json_key(&j, "cgroup");
 	if (st->sockops_link) {
-		json_str(f, st->cgroup);
-		fprintf(f, ",\"cgroup_id\":%llu,\"defunct\":%s", U(st->cgroup_id),
-			st->sockops_defunct ? "true" : "false");
+		tk_json_string(&j, st->cgroup);
+		tk_json_kv_u64(&j, "cgroup_id", st->cgroup_id);
 	} else {
-		fputs("null,\"cgroup_id\":null,\"defunct\":false", f);
+		tk_json_null(&j);
+		tk_json_key(&j, "cgroup_id");
+		tk_json_null(&j);
 	}
-	fprintf(f, ",\"totals\":{\"transitions\":%llu,\"opened\":%llu,\"closed\":%llu,"
-		"\"reset\":%llu,\"keepalive_applied\":%llu,\"dead_peers\":%llu}",
-		U(t.transitions), U(t.opened), U(t.closed), U(t.reset), U(t.applied),
-		U(t.dead_peers));
-	fprintf(f, ",\"missed\":%llu,\"nested_caught\":%llu,\"unattributed\":%llu,"
-		"\"lifetimes_untracked\":%llu,\"memory\":{\"cpus\":%d,\"bytes\":%llu,"
-		"\"bytes_%d_cpus\":%llu},\"policy\":",
-		U(tk_snapshot_missed(s)), U(s->nested_caught),
-		U(s->uncounted[TK_UNC_UNATTRIBUTED]), U(s->uncounted[TK_UNC_UNTRACKED]),
-		s->ncpus, U(s->mem_bytes), TK_MEM_BIG_HOST, U(s->mem_bytes_big));
-	tk_render_policy_json(f, s);
-	fputs("}\n", f);
+	tk_json_kv_bool(&j, "defunct", st->sockops_link && st->sockops_defunct);
+	tk_json_key(&j, "totals");
+	tk_json_begin_object(&j);
+	tk_json_kv_u64(&j, "transitions", t.transitions);
+	tk_json_kv_u64(&j, "opened", t.opened);
+	tk_json_kv_u64(&j, "closed", t.closed);
+	tk_json_kv_u64(&j, "reset", t.reset);
+	tk_json_kv_u64(&j, "keepalive_applied", t.applied);
+	tk_json_kv_u64(&j, "dead_peers", t.dead_peers);
+	tk_json_end_object(&j);
+	tk_json_kv_u64(&j, "missed", tk_snapshot_missed(s));
+	tk_json_kv_u64(&j, "nested_caught", s->nested_caught);
+	tk_json_kv_u64(&j, "unattributed", s->uncounted[TK_UNC_UNATTRIBUTED]);
+	tk_json_kv_u64(&j, "lifetimes_untracked", s->uncounted[TK_UNC_UNTRACKED]);
+	tk_render_memory_json_to(&j, s);
+	tk_json_key(&j, "policy");
+	tk_render_policy_json_to(&j, s);
+	tk_json_end_object(&j);
+	fputc('\n', f);
 }
