@@ -93,6 +93,31 @@ $(OUTPUT)/tcpkeep: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
 
+# The same binary under ThreadSanitizer (tests/test_tsan.py): run --listen
+# takes snapshots in the live view and in the HTTP threads at once. Only
+# our objects are instrumented; libbpf and libmicrohttpd are not.
+TSAN_OBJS := $(patsubst user/%.c,$(OUTPUT)/tsan/user/%.o,$(USER_SRCS))
+TSAN_CFLAGS := $(ALL_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+
+$(OUTPUT)/tsan/user/%.o: user/%.c
+	$(call msg,CC-TSAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(TSAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(filter $(OUTPUT)/tsan/user/kernel/%,$(TSAN_OBJS)): $(SKELS)
+
+-include $(TSAN_OBJS:.o=.d)
+
+$(OUTPUT)/tcpkeep-tsan: $(TSAN_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(TSAN_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
+
+.PHONY: tsan
+tsan: $(OUTPUT)/tcpkeep-tsan
+
+# make test runs it too
+test: $(OUTPUT)/tcpkeep-tsan
+
 # vmlinux.h is generated from a kernel's BTF and kept in the tree, so a
 # build does not depend on the build host's running kernel.
 vmlinux:

@@ -280,10 +280,10 @@ class Tcpkeep:
     """A running `tcpkeep run --json`: waits until attached, reads frames,
     stops with SIGTERM. Always killed at the end of the test."""
 
-    def __init__(self, *args, interval=0.2, timeout=30):
-        cmd = [TCPKEEP, "run", "--json", "-i", str(interval), *args]
+    def __init__(self, *args, interval=0.2, timeout=30, binary=TCPKEEP, env=None):
+        cmd = [binary, "run", "--json", "-i", str(interval), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         self.buffers = {self.proc.stdout.fileno(): b"", self.proc.stderr.fileno(): b""}
         self.stderr = ""
         self.interval = interval
@@ -333,11 +333,11 @@ class Tcpkeep:
         """{id: name} of the BPF programs this tcpkeep holds."""
         return tk_programs(self.proc.pid)
 
-    def stop(self):
-        """SIGTERM, then the exit code. The pipes are drained meanwhile: a
-        tcpkeep blocked writing frames nobody read could not exit."""
+    def stop(self, sig=signal.SIGTERM):
+        """SIGTERM (or sig), then the exit code. The pipes are drained
+        meanwhile: a tcpkeep blocked writing frames nobody read could not exit."""
         err_fd = self.proc.stderr.fileno()
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         _, err = self.proc.communicate(timeout=30)
         self.stderr += (self.buffers[err_fd] + err).decode()
         return self.proc.returncode

@@ -135,7 +135,7 @@ static void test_snapshot_sort_filter(void)
 	tk_snapshot_row(&s, 80, TK_DIR_IN)->trans[1][7] = 100;
 	tk_snapshot_row(&s, 993, TK_DIR_IN)->trans[1][7] = 50;
 	tk_snapshot_row(&prev, 80, TK_DIR_IN)->trans[1][7] = 100;
-	tk_snapshot_sort(&s, &prev);
+	CHECK(tk_snapshot_sort(&s, &prev) == 0);
 	CHECK(s.rows[0].port == 993);	/* busiest in this interval first */
 	ports[80] = true;
 	tk_snapshot_filter(&s, ports);
@@ -144,6 +144,76 @@ static void test_snapshot_sort_filter(void)
 	tk_snapshot_free(&s);
 	tk_snapshot_free(&prev);
 	free(ports);
+}
+
+/* A reference order, as the sort's documentation states it. */
+static bool sorted_before(const struct tk_row *a, const struct tk_row *b,
+			  const struct tk_snapshot *prev)
+{
+	const struct tk_row *pa = tk_snapshot_find(prev, a->port, a->dir);
+	const struct tk_row *pb = tk_snapshot_find(prev, b->port, b->dir);
+	uint64_t ta = tk_row_transitions(a), tb = tk_row_transitions(b);
+	uint64_t xa = ta - (pa ? tk_row_transitions(pa) : 0);
+	uint64_t xb = tb - (pb ? tk_row_transitions(pb) : 0);
+
+	if (xa != xb)
+		return xa > xb;
+	if (ta != tb)
+		return ta > tb;
+	if (a->port != b->port)
+		return a->port < b->port;
+	return a->dir < b->dir;
+}
+
+/* Many rows, moved in cycles: each row's whole contents go with it. */
+static void test_snapshot_sort_many(void)
+{
+	struct tk_snapshot s, prev;
+	bool ordered = true, intact = true;
+	unsigned int seed = 1;
+
+	tk_snapshot_init(&s);
+	tk_snapshot_init(&prev);
+	for (unsigned int i = 0; i < 300; i++) {
+		uint16_t port = 1 + (uint16_t)(i / 2);
+		uint8_t dir = i % 2;
+		struct tk_row *r = tk_snapshot_row(&s, port, dir);
+
+		seed = seed * 1103515245 + 12345;
+		/* few distinct counts: many ties broken by port and direction */
+		r->trans[1][7] = 10 + (seed >> 16) % 8;
+		r->sum_us = port * 2u + dir;
+		r->states[1] = port;
+		r->ka_errors[TK_OPT_MAX - 1] = dir + 1;
+		if ((seed >> 8) % 3)	/* a third are new since prev */
+			tk_snapshot_row(&prev, port, dir)->trans[1][7] = (seed >> 20) % 10;
+	}
+	CHECK(tk_snapshot_sort(&s, &prev) == 0 && s.nrows == 300);
+	for (size_t i = 0; i < s.nrows; i++) {
+		const struct tk_row *r = &s.rows[i];
+
+		if (i && !sorted_before(&s.rows[i - 1], r, &prev))
+			ordered = false;
+		if (r->sum_us != r->port * 2u + r->dir || r->states[1] != r->port ||
+		    r->ka_errors[TK_OPT_MAX - 1] != r->dir + 1u)
+			intact = false;
+	}
+	CHECK(ordered);
+	CHECK(intact);
+	/* without prev: by transitions in total, then port, then direction */
+	CHECK(tk_snapshot_sort(&s, NULL) == 0);
+	ordered = true;
+	for (size_t i = 1; i < s.nrows; i++) {
+		const struct tk_row *a = &s.rows[i - 1], *b = &s.rows[i];
+		uint64_t ta = tk_row_transitions(a), tb = tk_row_transitions(b);
+
+		if (ta < tb || (ta == tb && (a->port > b->port ||
+					     (a->port == b->port && a->dir >= b->dir))))
+			ordered = false;
+	}
+	CHECK(ordered);
+	tk_snapshot_free(&s);
+	tk_snapshot_free(&prev);
 }
 
 static void test_json(void)
@@ -588,6 +658,7 @@ int main(int argc, char **argv)
 	test_hist();
 	test_totals();
 	test_snapshot_sort_filter();
+	test_snapshot_sort_many();
 	test_json();
 	test_json_escapes();
 	test_json_bad_utf8();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The snapshot: rows, derived totals, sorting and filtering. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/snapshot.h"
@@ -145,39 +146,77 @@ uint64_t tk_snapshot_missed(const struct tk_snapshot *s)
 	       s->uncounted[TK_UNC_CONN_FULL] + s->uncounted[TK_UNC_KA_FULL];
 }
 
-static const struct tk_snapshot *sort_prev;
+/*
+ * A row's sort keys, computed once before sorting: the comparator then
+ * needs no context. Snapshots are sorted in several threads at once (the
+ * live view and the HTTP endpoint's), so nothing is kept in a static.
+ */
+struct sort_key {
+	uint64_t activity;	/* transitions since prev */
+	uint64_t total;
+	size_t idx;		/* the row's place before sorting */
+	uint16_t port;
+	uint8_t dir;
+};
 
-static uint64_t row_activity(const struct tk_row *r)
+static int key_cmp(const void *a, const void *b)
 {
-	const struct tk_row *p;
-	uint64_t now = tk_row_transitions(r);
+	const struct sort_key *ka = a, *kb = b;
 
-	if (!sort_prev)
+	if (ka->activity != kb->activity)
+		return ka->activity > kb->activity ? -1 : 1;
+	if (ka->total != kb->total)
+		return ka->total > kb->total ? -1 : 1;
+	if (ka->port != kb->port)
+		return ka->port < kb->port ? -1 : 1;
+	return ka->dir - kb->dir;
+}
+
+int tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev)
+{
+	struct sort_key *keys;
+
+	if (s->nrows < 2)
 		return 0;
-	p = tk_snapshot_find(sort_prev, r->port, r->dir);
-	return p ? now - tk_row_transitions(p) : now;
-}
+	keys = malloc(s->nrows * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct tk_row *r = &s->rows[i], *p;
+		struct sort_key *k = &keys[i];
 
-static int row_cmp(const void *a, const void *b)
-{
-	const struct tk_row *ra = a, *rb = b;
-	uint64_t xa = row_activity(ra), xb = row_activity(rb);
-	uint64_t ta, tb;
+		k->total = tk_row_transitions(r);
+		k->activity = 0;
+		if (prev) {
+			p = tk_snapshot_find(prev, r->port, r->dir);
+			k->activity = p ? k->total - tk_row_transitions(p) : k->total;
+		}
+		k->idx = i;
+		k->port = r->port;
+		k->dir = r->dir;
+	}
+	qsort(keys, s->nrows, sizeof(*keys), key_cmp);
+	/*
+	 * Rows are large: move each once, cycle by cycle, into its sorted
+	 * place (row i takes row keys[i].idx). A key done points at itself.
+	 */
+	for (size_t i = 0; i < s->nrows; i++) {
+		struct tk_row tmp;
+		size_t j = i;
 
-	if (xa != xb)
-		return xa > xb ? -1 : 1;
-	ta = tk_row_transitions(ra);
-	tb = tk_row_transitions(rb);
-	if (ta != tb)
-		return ta > tb ? -1 : 1;
-	if (ra->port != rb->port)
-		return ra->port < rb->port ? -1 : 1;
-	return ra->dir - rb->dir;
-}
+		if (keys[i].idx == i)
+			continue;
+		tmp = s->rows[i];
+		while (keys[j].idx != i) {
+			size_t from = keys[j].idx;
 
-void tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev)
-{
-	sort_prev = prev;
-	qsort(s->rows, s->nrows, sizeof(*s->rows), row_cmp);
-	sort_prev = NULL;
+			s->rows[j] = s->rows[from];
+			keys[j].idx = j;
+			j = from;
+		}
+		s->rows[j] = tmp;
+		keys[j].idx = j;
+	}
+	free(keys);
+	return 0;
 }

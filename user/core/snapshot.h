@@ -81,8 +81,12 @@ const struct tk_row *tk_snapshot_find(const struct tk_snapshot *s, uint16_t port
 				      uint8_t dir);
 /* Keep only rows whose port is set in ports[] (NULL keeps all). */
 void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports);
-/* Busiest first: by transitions since prev (if given), then in total. */
-void tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev);
+/*
+ * Busiest first: by transitions since prev (if given), then in total, then
+ * by port and direction. Safe in several threads at once; 0 or -ENOMEM
+ * (the rows then stay as they were).
+ */
+int tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev);
 
 /* Events skipped by the kernel and not caught by the nested program. */
 uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s);

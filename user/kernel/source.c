@@ -35,6 +35,11 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	/* a failed dump leaves states_ok false: the view says so */
 	tk_sockdiag_states(s, src->eph_lo, src->eph_hi);
 	tk_snapshot_filter(s, ports);
-	tk_snapshot_sort(s, prev);
+	err = tk_snapshot_sort(s, prev);
+	if (err) {
+		fprintf(stderr, "tcpkeep: cannot sort the rows: %s\n", strerror(-err));
+		tk_snapshot_free(s);
+		return err;
+	}
 	return 0;
 }

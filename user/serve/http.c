@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* /metrics over HTTP with libmicrohttpd: no hand-written HTTP parsing. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,7 @@ struct tk_http *tk_http_start(int listen_fd, tk_http_body_fn fn, void *ctx)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
 	struct tk_http *h = calloc(1, sizeof(*h));
+	sigset_t stop_sigs, old_mask;
 
 	if (!h) {
 		close(listen_fd);
@@ -133,6 +136,16 @@ struct tk_http *tk_http_start(int listen_fd, tk_http_body_fn fn, void *ctx)
 	}
 	h->fn = fn;
 	h->ctx = ctx;
+	/*
+	 * The daemon's threads inherit this mask: SIGINT and SIGTERM then
+	 * reach the main thread only, whose handler sets tk_stop, read
+	 * there. In another thread that write would race with the read,
+	 * and would not wake the main thread's sleep.
+	 */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
 	errno = 0;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
 				MHD_OPTION_LISTEN_SOCKET, listen_fd,
@@ -143,6 +156,7 @@ struct tk_http *tk_http_start(int listen_fd, tk_http_body_fn fn, void *ctx)
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, TK_HTTP_CONN_MEMORY,
 				MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 				MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);	/* leaves errno */
 	if (!h->d) {
 		fprintf(stderr, "tcpkeep: cannot start the metrics endpoint: %s\n",
 			errno ? strerror(errno) : "libmicrohttpd failed to start");
