@@ -240,8 +240,10 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 	bool known_long;
 	int c, li;
 
+	/* 0, not 1: glibc then forgets a cluster ("-vh") a previous parse
+	 * stopped inside, which it would go on reading otherwise */
 	opterr = 0;
-	optind = 1;
+	optind = 0;
 	while ((li = -1, c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, &li)) != -1) {
 		unsigned int need = 0;
 
