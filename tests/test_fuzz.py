@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""libFuzzer with ASan/UBSan over the command-line parsers (policy specs,
-port lists, numbers, listen addresses) for a fixed number of inputs. The
-target aborts if a parsed spec holds a value the kernel would refuse or an
-error comes without a message. No root needed."""
+"""libFuzzer with ASan/UBSan over the command-line parsers (whole command
+lines, policy specs, port lists, numbers, listen addresses) for a fixed
+number of inputs. The target aborts if a parse leaves a value the kernel
+would refuse, or an error comes without a message or as more than one
+line. No root needed."""
 import os
 import shutil
 import subprocess
