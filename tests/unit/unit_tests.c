@@ -15,6 +15,7 @@
 #include "core/parse.h"
 #include "core/policy.h"
 #include "render/render.h"
+#include "render/status.h"
 #include "core/snapshot.h"
 
 static int passed, failed;
@@ -482,6 +483,46 @@ static void test_policy(void)
 	free(t);
 }
 
+/* Each link role under its one name, wherever links are shown. */
+static void test_links(void)
+{
+	struct tk_status st = {
+		.pinned = true, .pin_dir = "/sys/fs/bpf/tcpkeep", .attach_mode = "tp_btf",
+		.cgroup = "/sys/fs/cgroup", .cgroup_id = 1,
+		.links = { [TK_LINK_SET_STATE] = 11, [TK_LINK_NESTED] = 12,
+			   [TK_LINK_ERROR_REPORT] = 13, [TK_LINK_SOCKOPS] = 14 },
+	};
+	struct tk_prom_opts po = {
+		.version = "0", .libbpf_version = "1",
+		.attached = { [TK_LINK_SOCKOPS] = true, [TK_LINK_NESTED] = true },
+	};
+	struct tk_snapshot s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tk_snapshot_init(&s);
+	f = open_memstream(&buf, &len);
+	tk_status_json(f, &st, &s);
+	tk_status_text(f, &st, &s);
+	tk_render_prom(f, &s, &po);
+	fclose(f);
+	CHECK(strstr(buf, "\"links\":{\"set_state\":11,\"set_state_nested\":12,"
+		     "\"error_report\":13,\"sockops\":14}"));
+	CHECK(strstr(buf, "(link 11, nested link 12)\n"));
+	CHECK(strstr(buf, "dead peers:    counted (link 13)\n"));
+	CHECK(strstr(buf, "cgroup id 1, link 14)"));
+	CHECK(strstr(buf, "tcpkeep_bpf_program_attached{program=\"set_state\"} 0\n"
+		     "tcpkeep_bpf_program_attached{program=\"set_state_nested\"} 1\n"
+		     "tcpkeep_bpf_program_attached{program=\"error_report\"} 0\n"
+		     "tcpkeep_bpf_program_attached{program=\"sockops\"} 1\n"));
+	CHECK(tk_status_code(&st) == 0);
+	st.links[TK_LINK_SET_STATE] = 0;
+	CHECK(tk_status_code(&st) == 1);
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
 int main(void)
 {
 	test_args();
@@ -493,6 +534,7 @@ int main(void)
 	test_snapshot_sort_filter();
 	test_json();
 	test_policy();
+	test_links();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -58,7 +58,10 @@ void tk_fix_existing(struct tk_loader *l)
 
 bool tk_is_pinned(void)
 {
-	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
+	char path[256];
+
+	tk_link_pin_path(path, sizeof(path), TK_LINK_SET_STATE);
+	return access(path, F_OK) == 0;
 }
 
 /* Open the pins, or say that nothing is pinned. */

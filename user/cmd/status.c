@@ -39,10 +39,7 @@ int tk_cmd_status(struct tk_opts *o)
 	st.changing = tk_pin_lock_busy();
 	st.run_pid = tk_run_holder();
 	st.attach_mode = p.attach_mode;
-	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
-	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];
-	st.sockops_link = p.link_ids[TK_LINK_SOCKOPS];
-	st.nested_link = p.link_ids[TK_LINK_NESTED];
+	memcpy(st.links, p.link_ids, sizeof(st.links));
 	st.cgroup = p.cgroup;
 	st.cgroup_id = p.cgroup_id;
 	st.sockops_defunct = p.sockops_defunct;

@@ -431,19 +431,6 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	return 0;
 }
 
-/* Attach prog; its recursion misses count as missed events if misses. */
-static int attach_prog(struct tk_loader *l, struct bpf_program *prog, bool misses)
-{
-	struct bpf_link *link = bpf_program__attach(prog);
-
-	if (!link)
-		return -errno;
-	l->links[l->nlinks++] = link;
-	if (misses)
-		l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
-	return 0;
-}
-
 /* Explain an EPERM from a cgroup attach: who holds the cgroup. */
 static void explain_cgroup_eperm(const char *cgroup, int cgfd)
 {
@@ -462,7 +449,7 @@ static void explain_cgroup_eperm(const char *cgroup, int cgfd)
 		"it exclusively; see bpftool cgroup tree)\n", cgroup);
 }
 
-struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
+static struct bpf_link *attach_sockops(struct bpf_program *prog, const char *cgroup)
 {
 	struct bpf_link *link;
 	int cgfd, err;
@@ -489,57 +476,55 @@ struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 	return link;
 }
 
-/* The one of progs[] that is loaded. */
-static struct bpf_program *loaded_of(struct bpf_program *const *progs, size_t n)
+#define OBSERVER_MODES 3
+
+struct bpf_program *tk_loader_prog(const struct tk_loader *l, enum tk_link role)
 {
-	for (size_t i = 0; i < n; i++)
-		if (bpf_program__autoload(progs[i]))
-			return progs[i];
+	/* each role's programs, at most one per observer mode (tp_btf,
+	 * tp_btf without lifetimes, raw_tp): the one loaded is the role's */
+	const struct observer_bpf *o = l->obs;
+	struct bpf_program *const progs[TK_NLINKS][OBSERVER_MODES] = {
+		[TK_LINK_SET_STATE] = { o->progs.tk_set_state_btf, o->progs.tk_set_state_btf_nl,
+					o->progs.tk_set_state_raw },
+		[TK_LINK_NESTED] = { o->progs.tk_nested_btf, o->progs.tk_nested_btf_nl,
+				     o->progs.tk_nested_raw },
+		[TK_LINK_ERROR_REPORT] = { o->progs.tk_error_report_btf,
+					   o->progs.tk_error_report_raw },
+		[TK_LINK_SOCKOPS] = { l->enf ? l->enf->progs.tk_sockops : NULL },
+	};
+
+	if (role == TK_LINK_ERROR_REPORT && !l->dead_peers_ok)
+		return NULL;
+	for (size_t i = 0; i < OBSERVER_MODES; i++)
+		if (progs[role][i] && bpf_program__autoload(progs[role][i]))
+			return progs[role][i];
 	return NULL;
 }
 
-struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
+struct bpf_link *tk_loader_attach_role(const struct tk_loader *l, enum tk_link role,
+				       const char *cgroup)
 {
-	struct bpf_program *const p[] = { l->obs->progs.tk_set_state_btf,
-					  l->obs->progs.tk_set_state_btf_nl,
-					  l->obs->progs.tk_set_state_raw };
+	struct bpf_program *prog = tk_loader_prog(l, role);
+	struct bpf_link *link;
+	int err;
 
-	return loaded_of(p, sizeof(p) / sizeof(p[0]));
+	if (role == TK_LINK_SOCKOPS)
+		return attach_sockops(prog, cgroup);	/* says its own causes */
+	link = bpf_program__attach(prog);
+	if (!link) {
+		err = -errno;
+		tk_error("cannot attach %s: %s", bpf_program__name(prog), strerror(-err));
+		errno = -err;
+	}
+	return link;
 }
 
-struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
+static void destroy_links(struct tk_loader *l)
 {
-	struct bpf_program *const p[] = { l->obs->progs.tk_nested_btf,
-					  l->obs->progs.tk_nested_btf_nl,
-					  l->obs->progs.tk_nested_raw };
-
-	return loaded_of(p, sizeof(p) / sizeof(p[0]));
-}
-
-struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)
-{
-	if (!l->dead_peers_ok)
-		return NULL;
-	if (bpf_program__autoload(l->obs->progs.tk_error_report_btf))
-		return l->obs->progs.tk_error_report_btf;
-	return l->obs->progs.tk_error_report_raw;
-}
-
-struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l)
-{
-	return l->enf ? l->enf->progs.tk_sockops : NULL;
-}
-
-static int attach_sockops(struct tk_loader *l, const char *cgroup)
-{
-	struct bpf_link *link = tk_attach_sockops(l->enf->progs.tk_sockops, cgroup);
-
-	if (!link)
-		return -errno;
-	l->links[l->nlinks++] = link;
-	l->fds.progs[l->fds.nprogs++] = bpf_program__fd(l->enf->progs.tk_sockops);
-	l->cgroup = cgroup;
-	return 0;
+	for (int i = 0; i < TK_NLINKS; i++) {
+		bpf_link__destroy(l->links[i]);
+		l->links[i] = NULL;
+	}
 }
 
 int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
@@ -592,44 +577,31 @@ int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 
 int tk_loader_attach(struct tk_loader *l, const char *cgroup)
 {
-	/* the nested program's own misses are events the main one counted */
-	struct bpf_program *progs[] = {
-		tk_loader_set_state_prog(l),
-		tk_loader_nested_prog(l),
-		tk_loader_error_report_prog(l),	/* NULL without the tracepoint */
-	};
-	const bool misses[] = { true, false, true };
-	int err;
+	/* in role order: sockops last, once everything is observed */
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
+		struct bpf_program *prog = tk_loader_prog(l, i);
+		int err;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		if (!progs[i])
+		if (!prog)
 			continue;
-		err = attach_prog(l, progs[i], misses[i]);
-		if (err) {
-			fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
-				bpf_program__name(progs[i]), strerror(-err));
-			goto fail;
+		l->links[i] = tk_loader_attach_role(l, i, cgroup);
+		if (!l->links[i]) {
+			err = -errno;
+			destroy_links(l);
+			l->fds.nprogs = 0;
+			return err;
 		}
+		if (tk_links[i].misses)
+			l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
 	}
-	if (l->enf) {
-		err = attach_sockops(l, cgroup);
-		if (err)
-			goto fail;
-	}
+	if (l->enf)
+		l->cgroup = cgroup;
 	return 0;
-fail:
-	for (int i = 0; i < l->nlinks; i++)
-		bpf_link__destroy(l->links[i]);
-	l->nlinks = 0;
-	l->fds.nprogs = 0;
-	return err;
 }
 
 void tk_loader_destroy(struct tk_loader *l)
 {
-	for (int i = 0; i < l->nlinks; i++)
-		bpf_link__destroy(l->links[i]);
-	l->nlinks = 0;
+	destroy_links(l);
 	enforcer_bpf__destroy(l->enf);
 	l->enf = NULL;
 	observer_bpf__destroy(l->obs);

@@ -23,13 +23,14 @@
 
 #define BPFFS "/sys/fs/bpf"
 
-static const char *const link_names[TK_NLINKS] = {
-	"link_set_state", "link_error_report", "link_sockops", "link_set_state_nested",
-};
-
 static void pin_path(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
+}
+
+void tk_link_pin_path(char *buf, size_t len, enum tk_link role)
+{
+	snprintf(buf, len, "%s/" TK_LINK_PIN_PREFIX "%s", TK_PIN_DIR, tk_links[role].name);
 }
 
 /*
@@ -204,15 +205,16 @@ static void detach_pinned(const char *path)
 	}
 }
 
-/* Pin link as name, replacing an older pin of that name atomically. */
-static int pin_link(struct bpf_link *link, const char *name)
+/* Pin link as role's, replacing an older pin of that role atomically. */
+static int pin_link(struct bpf_link *link, enum tk_link role)
 {
 	char path[256], tmp[300];
 	int err;
 
 	/* bpffs refuses names with a dot */
-	pin_path(path, sizeof(path), name);
-	snprintf(tmp, sizeof(tmp), "%s/tmp_%s", TK_PIN_DIR, name);
+	tk_link_pin_path(path, sizeof(path), role);
+	snprintf(tmp, sizeof(tmp), "%s/tmp_" TK_LINK_PIN_PREFIX "%s", TK_PIN_DIR,
+		 tk_links[role].name);
 	unlink(tmp);
 	err = bpf_link__pin(link, tmp);
 	if (err)
@@ -225,15 +227,15 @@ static int pin_link(struct bpf_link *link, const char *name)
 	return 0;
 }
 
-/* Is the pinned link of this name there and still attached where wanted? */
-static bool link_healthy(int which, const char *cgroup)
+/* Is the pinned link of this role there and still attached where wanted? */
+static bool link_healthy(enum tk_link which, const char *cgroup)
 {
 	struct bpf_link_info info;
 	char path[256];
 	bool ok;
 	int fd;
 
-	pin_path(path, sizeof(path), link_names[which]);
+	tk_link_pin_path(path, sizeof(path), which);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
@@ -255,39 +257,25 @@ static bool link_healthy(int which, const char *cgroup)
 
 int tk_pin_links(struct tk_loader *l, const char *cgroup)
 {
-	struct bpf_program *progs[TK_NLINKS] = {
-		tk_loader_set_state_prog(l),
-		tk_loader_error_report_prog(l),
-		tk_loader_sockops_prog(l),
-		tk_loader_nested_prog(l),
-	};
 	int err;
 
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link *link;
 		char path[256];
 
-		pin_path(path, sizeof(path), link_names[i]);
+		tk_link_pin_path(path, sizeof(path), i);
 		/* no error_report program on kernels without the tracepoint */
-		if (!progs[i] || link_healthy(i, cgroup))
+		if (!tk_loader_prog(l, i) || link_healthy(i, cgroup))
 			continue;
-		if (i == TK_LINK_SOCKOPS)
-			link = tk_attach_sockops(progs[i], cgroup);
-		else
-			link = bpf_program__attach(progs[i]);
-		if (!link) {
-			err = -errno;
-			if (i != TK_LINK_SOCKOPS)
-				fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
-					bpf_program__name(progs[i]), strerror(-err));
-			return err;
-		}
+		link = tk_loader_attach_role(l, i, cgroup);
+		if (!link)
+			return -errno;
 		/* the new link is in place: an older sockops link of this name
 		 * (defunct, or on another cgroup) goes, and the rename below
 		 * replaces its pin */
 		if (i == TK_LINK_SOCKOPS)
 			detach_pinned(path);
-		err = pin_link(link, link_names[i]);
+		err = pin_link(link, i);
 		bpf_link__disconnect(link);	/* the pin keeps it attached */
 		bpf_link__destroy(link);
 		if (err) {
@@ -313,7 +301,8 @@ int tk_unpin(bool *had)
 	while ((de = readdir(d))) {
 		char path[512];
 
-		if (!strstr(de->d_name, "link_"))	/* link_* and tmp_link_* */
+		/* link_* and tmp_link_* */
+		if (!strstr(de->d_name, TK_LINK_PIN_PREFIX))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
 		detach_pinned(path);
@@ -425,12 +414,12 @@ int tk_pinned_open(struct tk_pinned *p)
 	p->fds.nested = open_map("nested");
 	p->fds.slots = open_map("slots");
 
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
 		char path[256];
 		int fd, pfd;
 
-		pin_path(path, sizeof(path), link_names[i]);
+		tk_link_pin_path(path, sizeof(path), i);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
@@ -439,9 +428,7 @@ int tk_pinned_open(struct tk_pinned *p)
 			continue;
 		p->link_ids[i] = info.id;
 		p->prog_ids[i] = info.prog_id;
-		/* the nested program's own misses are events the main one
-		 * counted: not missed, so its program is not read */
-		if (i == TK_LINK_NESTED)
+		if (!tk_links[i].misses)
 			continue;
 		pfd = bpf_prog_get_fd_by_id(info.prog_id);
 		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
@@ -486,13 +473,13 @@ void tk_pinned_close(struct tk_pinned *p)
 
 void tk_pinned_attached(bool out[TK_NLINKS])
 {
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
 		char path[256];
 		int fd;
 
 		out[i] = false;
-		pin_path(path, sizeof(path), link_names[i]);
+		tk_link_pin_path(path, sizeof(path), i);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;

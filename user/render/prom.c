@@ -244,8 +244,6 @@ static void label_value(FILE *f, const char *v)
 
 static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o)
 {
-	static const char *const progs[TK_PROM_PROGS] = { "set_state", "error_report", "sockops",
-							  "set_state_nested" };
 	char num[40];
 
 	family(f, "tcpkeep_missed_events_total", "counter",
@@ -266,8 +264,8 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	fprintf(f, "tcpkeep_maps_bytes %llu\n", U(s->mem_bytes));
 	family(f, "tcpkeep_bpf_program_attached", "gauge",
 	       "1 if the BPF program is attached, 0 if not.");
-	for (int i = 0; i < TK_PROM_PROGS; i++)
-		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", progs[i],
+	for (int i = 0; i < TK_NLINKS; i++)
+		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", tk_links[i].name,
 			o->attached[i] ? 1 : 0);
 	family(f, "tcpkeep_build_info", "gauge", "tcpkeep's version and libbpf's, always 1.");
 	fputs("tcpkeep_build_info{version=\"", f);

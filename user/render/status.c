@@ -11,7 +11,8 @@ int tk_status_code(const struct tk_status *st)
 
 	if (!st->pinned)
 		code = 3;
-	else if (!st->set_state_link || (st->sockops_link && st->sockops_defunct))
+	else if (!st->links[TK_LINK_SET_STATE] ||
+		 (st->links[TK_LINK_SOCKOPS] && st->sockops_defunct))
 		code = 1;
 	/* half-way is neither broken nor absent: say so, and let scripts wait */
 	return code && st->changing ? 4 : code;
@@ -70,20 +71,20 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	if (!st->pinned)
 		return;
 	fprintf(f, "observer:      %s, lifetimes %s (link %u, nested link %u)\n",
-		st->attach_mode, st->lifetimes ? "on" : "off", st->set_state_link,
-		st->nested_link);
-	if (st->error_report_link)
-		fprintf(f, "dead peers:    counted (link %u)\n", st->error_report_link);
+		st->attach_mode, st->lifetimes ? "on" : "off", st->links[TK_LINK_SET_STATE],
+		st->links[TK_LINK_NESTED]);
+	if (st->links[TK_LINK_ERROR_REPORT])
+		fprintf(f, "dead peers:    counted (link %u)\n", st->links[TK_LINK_ERROR_REPORT]);
 	else
 		fprintf(f, "dead peers:    not counted\n");
-	if (!st->sockops_link)
+	if (!st->links[TK_LINK_SOCKOPS])
 		fprintf(f, "enforcer:      off (no policy)\n");
 	else if (st->sockops_defunct)
 		fprintf(f, "enforcer:      DEFUNCT: its cgroup was removed; run tcpkeep pin\n");
 	else
 		fprintf(f, "enforcer:      sockops on %s (cgroup id %llu, link %u); open "
 			"connections %s\n", *st->cgroup ? st->cgroup : "?", U(st->cgroup_id),
-			st->sockops_link, st->existing ? "set by --apply-existing" :
+			st->links[TK_LINK_SOCKOPS], st->existing ? "set by --apply-existing" :
 			"keep their options (needs Linux 5.15)");
 	sum_rows(s, &t);
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
@@ -130,16 +131,17 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		st->btf ? "true" : "false", st->tp_set_state ? "true" : "false",
 		st->tp_error_report ? "true" : "false", st->bpffs ? "true" : "false",
 		st->cgroup2 ? "true" : "false", st->hides_pid1 ? "true" : "false");
-	fprintf(f, ",\"observer\":\"%s\",\"links\":{\"set_state\":%u,\"set_state_nested\":%u,"
-		"\"error_report\":%u,\"sockops\":%u}", st->attach_mode, st->set_state_link,
-		st->nested_link, st->error_report_link, st->sockops_link);
+	fprintf(f, ",\"observer\":\"%s\",\"links\":{", st->attach_mode);
+	for (int i = 0; i < TK_NLINKS; i++)
+		fprintf(f, "%s\"%s\":%u", i ? "," : "", tk_links[i].name, st->links[i]);
+	fputc('}', f);
 	fprintf(f, ",\"capabilities\":{\"lifetimes\":%s,\"dead_peers\":%s,\"enforcer\":%s,"
 		"\"existing_connections\":%s}", st->lifetimes ? "true" : "false",
-		st->error_report_link ? "true" : "false",
-		st->sockops_link && !st->sockops_defunct ? "true" : "false",
+		st->links[TK_LINK_ERROR_REPORT] ? "true" : "false",
+		st->links[TK_LINK_SOCKOPS] && !st->sockops_defunct ? "true" : "false",
 		st->existing ? "true" : "false");
 	fputs(",\"cgroup\":", f);
-	if (st->sockops_link) {
+	if (st->links[TK_LINK_SOCKOPS]) {
 		json_str(f, st->cgroup);
 		fprintf(f, ",\"cgroup_id\":%llu,\"defunct\":%s", U(st->cgroup_id),
 			st->sockops_defunct ? "true" : "false");
