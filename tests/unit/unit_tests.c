@@ -483,6 +483,35 @@ static void test_policy(void)
 	free(t);
 }
 
+/* The policy KEYs are written once (core/policy.c): the help, prose, must
+ * still name each with its limits, and the built-in defaults as they are. */
+static void test_policy_help(void)
+{
+	struct tk_policy_table *t = calloc(1, sizeof(*t));
+	char *help = NULL, want[128] = "(";
+	size_t len = 0, n = 1;
+	FILE *f = open_memstream(&help, &len);
+
+	tk_usage(f);
+	fclose(f);
+	tk_policy_defaults(t);
+	for (int k = 0; k < TK_POL_NKEYS; k++) {
+		const struct tk_policy_field *fd = &tk_policy_fields[k];
+		char range[48];
+
+		snprintf(range, sizeof(range), "%lu-%lu", fd->min, fd->max);
+		CHECK(strstr(help, fd->key) != NULL);
+		CHECK(!fd->min ? strstr(help, "0 leaves the socket's own") != NULL :
+				 strstr(help, range) != NULL);
+		n += snprintf(want + n, sizeof(want) - n, "%s%s=%u", k ? "," : "", fd->key,
+			      tk_policy_get(&t->pol[993], k));
+	}
+	snprintf(want + n, sizeof(want) - n, ")");
+	CHECK(strstr(help, want) != NULL);
+	free(help);
+	free(t);
+}
+
 /* Each link role under its one name, wherever links are shown. */
 static void test_links(void)
 {
@@ -534,6 +563,7 @@ int main(void)
 	test_snapshot_sort_filter();
 	test_json();
 	test_policy();
+	test_policy_help();
 	test_links();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

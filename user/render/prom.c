@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/hist.h"
+#include "core/policy.h"
 #include "render/render.h"
 
 #define U(x) ((unsigned long long)(x))
@@ -200,32 +201,19 @@ static void keepalive(FILE *f, const struct tk_snapshot *s)
 
 static void policy(FILE *f, const struct tk_snapshot *s, const bool *ports)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} gauges[] = {
-		{ "tcpkeep_keepalive_idle_seconds", "Keepalive idle time in force per port.",
-		  offsetof(struct tk_policy, idle) },
-		{ "tcpkeep_keepalive_interval_seconds", "Keepalive probe interval per port.",
-		  offsetof(struct tk_policy, intvl) },
-		{ "tcpkeep_keepalive_probes", "Unanswered keepalive probes before the abort.",
-		  offsetof(struct tk_policy, cnt) },
-		{ "tcpkeep_user_timeout_seconds", "TCP_USER_TIMEOUT in force per port "
-		  "(0: the socket's own).", offsetof(struct tk_policy, user_timeout) },
-	};
+	for (int k = 0; k < TK_POL_NKEYS; k++) {
+		const struct tk_policy_field *g = &tk_policy_fields[k];
 
-	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
-		family(f, gauges[g].name, "gauge", gauges[g].help);
+		family(f, g->metric, "gauge", g->help);
 		for (size_t i = 0; i < s->npolicy; i++) {
 			const struct tk_policy_row *p = &s->policy[i];
-			uint32_t v;
 
 			/* an exempt port has no policy in force; a port outside
 			 * --ports has no series of its own to fold into */
 			if (p->pol.off || (ports && !ports[p->port]))
 				continue;
-			memcpy(&v, (const char *)&p->pol + gauges[g].off, sizeof(v));
-			fprintf(f, "%s{port=\"%u\"} %u\n", gauges[g].name, p->port, v);
+			fprintf(f, "%s{port=\"%u\"} %u\n", g->metric, p->port,
+				tk_policy_get(&p->pol, k));
 		}
 	}
 }
