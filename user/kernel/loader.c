@@ -25,13 +25,13 @@
 int tk_check_environment(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "tcpkeep: needs root (CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
-			"run it with sudo\n");
+		tk_error("needs root (CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
+			"run it with sudo");
 		return -EPERM;
 	}
 	if (access(VMLINUX_BTF, R_OK)) {
-		fprintf(stderr, "tcpkeep: no kernel BTF at %s: tcpkeep needs a kernel built "
-			"with CONFIG_DEBUG_INFO_BTF=y (5.5 or later)\n", VMLINUX_BTF);
+		tk_error("no kernel BTF at %s: tcpkeep needs a kernel built "
+			"with CONFIG_DEBUG_INFO_BTF=y (5.5 or later)", VMLINUX_BTF);
 		return -ENOENT;
 	}
 	return 0;
@@ -148,8 +148,8 @@ static int check_pinned_map(const struct bpf_map *map, const char *path)
 	close(fd);
 	if (same)
 		return 0;
-	fprintf(stderr, "tcpkeep: the map %s pinned at %s is not the one this tcpkeep "
-		"declares (another version?): run tcpkeep unpin first\n",
+	tk_error("the map %s pinned at %s is not the one this tcpkeep "
+		"declares (another version?): run tcpkeep unpin first",
 		bpf_map__name(map), path);
 	return -ESTALE;
 }
@@ -243,12 +243,12 @@ int tk_check_cgroup(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "tcpkeep: cgroup '%s' is not a directory\n", path);
+		tk_error("cgroup '%s' is not a directory", path);
 		return -ENOTDIR;
 	}
 	if (statfs(path, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
-		fprintf(stderr, "tcpkeep: '%s' is not in a cgroup v2 file system "
-			"(find it with: findmnt -t cgroup2)\n", path);
+		tk_error("'%s' is not in a cgroup v2 file system "
+			"(find it with: findmnt -t cgroup2)", path);
 		return -EINVAL;
 	}
 	return 0;
@@ -316,8 +316,8 @@ static int load_enforcer_probed(struct tk_loader *l)
 	if (err)
 		return err;
 	if (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT)) {
-		fprintf(stderr, "tcpkeep: this kernel's verifier rejected tcpkeep's iterator "
-			"for existing connections, a tcpkeep bug: run with -v and report it\n");
+		tk_note("this kernel's verifier rejected tcpkeep's iterator "
+			"for existing connections, a tcpkeep bug: run with -v and report it");
 		l->iter_err = -ENOEXEC;
 	} else {
 		l->iter_err = -EOPNOTSUPP;
@@ -339,16 +339,16 @@ static int load_observer(struct tk_loader *l, bool error_report)
 	if (!err || err == -ESTALE)
 		goto out;
 	if (!tk_kernel_can(TK_FEAT_TP_BTF)) {
-		fprintf(stderr, "tcpkeep: this kernel lacks tp_btf programs (needs Linux 5.5): "
-			"using raw_tp: no lifetimes, direction by the port rule\n");
+		tk_note("this kernel lacks tp_btf programs (needs Linux 5.5): "
+			"using raw_tp: no lifetimes, direction by the port rule");
 		goto raw;
 	}
 	if (lifetimes && !tk_kernel_can(TK_FEAT_CMPXCHG)) {
-		fprintf(stderr, "tcpkeep: this kernel lacks BPF compare-and-exchange (needs "
-			"Linux 5.12): no lifetimes, direction by the port rule\n");
+		tk_note("this kernel lacks BPF compare-and-exchange (needs "
+			"Linux 5.12): no lifetimes, direction by the port rule");
 	} else {
-		fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer, a "
-			"tcpkeep bug: run with -v and report it; falling back to %s\n",
+		tk_note("this kernel's verifier rejected the observer, a "
+			"tcpkeep bug: run with -v and report it; falling back to %s",
 			lifetimes ? "tp_btf without lifetimes" : "raw_tp");
 		if (!lifetimes)
 			goto raw;
@@ -357,14 +357,14 @@ static int load_observer(struct tk_loader *l, bool error_report)
 	err = open_load(l, true, lifetimes, error_report);
 	if (!err)
 		goto out;
-	fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer without "
+	tk_note("this kernel's verifier rejected the observer without "
 		"lifetimes too, a tcpkeep bug: run with -v and report it; falling back to "
-		"raw_tp\n");
+		"raw_tp");
 raw:
 	err = open_load(l, false, false, error_report);
 	if (err && err != -ESTALE)
-		fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v for the "
-			"verifier's log\n", strerror(-err));
+		tk_error("cannot load the observer (%s); run with -v for the "
+			"verifier's log", strerror(-err));
 	if (!err)
 		l->attach_mode = "raw_tp";
 	return err;
@@ -384,8 +384,8 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	l->fds = TK_FDS_NONE;
 	tk_ephemeral_range(&l->eph_lo, &l->eph_hi);
 	if (!tk_kernel_has_tracepoint("inet_sock_set_state")) {
-		fprintf(stderr, "tcpkeep: the kernel has no sock:inet_sock_set_state tracepoint "
-			"(needs Linux 4.16 or later)\n");
+		tk_error("the kernel has no sock:inet_sock_set_state tracepoint "
+			"(needs Linux 4.16 or later)");
 		return -ENOENT;
 	}
 
@@ -394,12 +394,12 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 		return err;
 	l->dead_peers_ok = error_report;
 	if (tk_kernel_hides_pid1())
-		fprintf(stderr, "tcpkeep: this kernel never runs tracing programs while a thread "
+		tk_note("this kernel never runs tracing programs while a thread "
 			"of PID 1 is on the CPU (bpf_prog_aux.init_owned): transitions the kernel "
-			"handles then are neither counted nor missed\n");
+			"handles then are neither counted nor missed");
 	if (!error_report)
-		fprintf(stderr, "tcpkeep: this kernel lacks the sock:inet_sk_error_report "
-			"tracepoint (needs Linux 5.14): dead peers are not counted\n");
+		tk_note("this kernel lacks the sock:inet_sk_error_report "
+			"tracepoint (needs Linux 5.14): dead peers are not counted");
 
 	l->fds.transitions = bpf_map__fd(l->obs->maps.transitions);
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
@@ -415,15 +415,15 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	if (err == -ESTALE)
 		return err;
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
+		tk_error("cannot load the keepalive enforcer (%s): "
 			"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
-			"or later; run with -v for the verifier's log\n", strerror(-err));
+			"or later; run with -v for the verifier's log", strerror(-err));
 		return err;
 	}
 	/* pinned: the caller syncs the policy once the links are in place */
 	err = l->pin_dir ? 0 : tk_policy_sync(bpf_map__fd(l->enf->maps.policy), policy);
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot fill the policy map: %s\n", strerror(-err));
+		tk_error("cannot fill the policy map: %s", strerror(-err));
 		return err;
 	}
 	l->fds.ka_stats = bpf_map__fd(l->enf->maps.ka_stats);
@@ -438,15 +438,15 @@ static void explain_cgroup_eperm(const char *cgroup, int cgfd)
 
 	if (bpf_prog_query(cgfd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &cnt) == 0 && cnt &&
 	    !(flags & BPF_F_ALLOW_MULTI)) {
-		fprintf(stderr, "tcpkeep: cannot attach sockops to %s: another tool holds it "
-			"exclusively (program id %u attached %s); detach it or use --cgroup\n",
+		tk_error("cannot attach sockops to %s: another tool holds it "
+			"exclusively (program id %u attached %s); detach it or use --cgroup",
 			cgroup, ids[0], flags & BPF_F_ALLOW_OVERRIDE ?
 			"with BPF_F_ALLOW_OVERRIDE" : "without BPF_F_ALLOW_MULTI");
 		return;
 	}
-	fprintf(stderr, "tcpkeep: cannot attach sockops to %s: permission denied (a sockops "
+	tk_error("cannot attach sockops to %s: permission denied (a sockops "
 		"program attached without BPF_F_ALLOW_MULTI on it or on a parent cgroup holds "
-		"it exclusively; see bpftool cgroup tree)\n", cgroup);
+		"it exclusively; see bpftool cgroup tree)", cgroup);
 }
 
 static struct bpf_link *attach_sockops(struct bpf_program *prog, const char *cgroup)
@@ -457,7 +457,7 @@ static struct bpf_link *attach_sockops(struct bpf_program *prog, const char *cgr
 	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
 		err = -errno;
-		fprintf(stderr, "tcpkeep: cannot open cgroup %s: %s\n", cgroup, strerror(-err));
+		tk_error("cannot open cgroup %s: %s", cgroup, strerror(-err));
 		errno = -err;
 		return NULL;
 	}
@@ -468,7 +468,7 @@ static struct bpf_link *attach_sockops(struct bpf_program *prog, const char *cgr
 		if (err == -EPERM)
 			explain_cgroup_eperm(cgroup, cgfd);
 		else
-			fprintf(stderr, "tcpkeep: cannot attach sockops to %s: %s\n", cgroup,
+			tk_error("cannot attach sockops to %s: %s", cgroup,
 				strerror(-err));
 		errno = -err;
 	}

@@ -43,11 +43,13 @@ static int open_lock(const char *path)
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", path, strerror(errno));
-		return -errno;
+		int err = errno;	/* saved: printing may change errno */
+
+		tk_error("cannot open the lock %s: %s", path, strerror(err));
+		return -err;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0) {
-		fprintf(stderr, "tcpkeep: %s is not a regular file of root's: remove it\n", path);
+		tk_error("%s is not a regular file of root's: remove it", path);
 		close(fd);
 		return -EPERM;
 	}
@@ -67,7 +69,7 @@ static int take_lock(const char *path, int how)
 			continue;
 		close(fd);
 		if (err != EWOULDBLOCK)
-			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", path, strerror(err));
+			tk_error("cannot lock %s: %s", path, strerror(err));
 		return -err;
 	}
 	return fd;
@@ -116,8 +118,7 @@ int tk_run_lock(long *holder)
 
 		close(fd);
 		if (err != EAGAIN && err != EACCES) {
-			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_RUN_LOCK_FILE,
-				strerror(err));
+			tk_error("cannot lock %s: %s", TK_RUN_LOCK_FILE, strerror(err));
 			return -err;
 		}
 		*holder = tk_run_holder();
@@ -156,23 +157,27 @@ long tk_run_holder(void)
 int tk_pin_prepare(void)
 {
 	struct statfs fs;
+	int err;
 
+	/* each errno is saved before printing, which may change it */
 	if (statfs(BPFFS, &fs) || fs.f_type != BPF_FS_MAGIC) {
 		/* not mounted at boot on some systems: mount it, as systemd would */
 		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
-			fprintf(stderr, "tcpkeep: bpffs is not mounted at %s and mounting it "
-				"failed (%s): mount -t bpf bpf %s\n", BPFFS, strerror(errno),
-				BPFFS);
-			return -errno;
+			err = errno;
+			tk_error("bpffs is not mounted at %s and mounting it failed (%s): "
+				 "mount -t bpf bpf %s", BPFFS, strerror(err), BPFFS);
+			return -err;
 		}
 	}
 	if (mkdir(TK_PIN_DIR, 0700) && errno != EEXIST) {
-		fprintf(stderr, "tcpkeep: cannot create %s: %s\n", TK_PIN_DIR, strerror(errno));
-		return -errno;
+		err = errno;
+		tk_error("cannot create %s: %s", TK_PIN_DIR, strerror(err));
+		return -err;
 	}
 	if (chmod(TK_PIN_DIR, 0700)) {
-		fprintf(stderr, "tcpkeep: cannot chmod %s: %s\n", TK_PIN_DIR, strerror(errno));
-		return -errno;
+		err = errno;
+		tk_error("cannot chmod %s: %s", TK_PIN_DIR, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -243,11 +248,11 @@ static bool link_healthy(enum tk_link which, const char *cgroup)
 	if (ok && which == TK_LINK_SOCKOPS) {
 		/* a removed cgroup leaves the link defunct, with cgroup id 0 */
 		if (!info.cgroup.cgroup_id) {
-			fprintf(stderr, "tcpkeep: the pinned sockops link is defunct (its cgroup "
-				"was removed): attaching again\n");
+			tk_note("the pinned sockops link is defunct (its cgroup was "
+				"removed): attaching again");
 			ok = false;
 		} else if (info.cgroup.cgroup_id != cgroup_id_of(cgroup)) {
-			fprintf(stderr, "tcpkeep: moving the sockops link to %s\n", cgroup);
+			tk_note("moving the sockops link to %s", cgroup);
 			ok = false;
 		}
 	}
@@ -279,7 +284,7 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 		bpf_link__disconnect(link);	/* the pin keeps it attached */
 		bpf_link__destroy(link);
 		if (err) {
-			fprintf(stderr, "tcpkeep: cannot pin %s: %s\n", path, strerror(-err));
+			tk_error("cannot pin %s: %s", path, strerror(-err));
 			return err;
 		}
 	}
