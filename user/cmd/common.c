@@ -54,6 +54,13 @@ void tk_fix_existing(struct tk_loader *l)
 	}
 }
 
+int tk_lock_for_change(void)
+{
+	if (tk_check_environment())
+		return -1;
+	return tk_pin_lock();
+}
+
 bool tk_is_pinned(void)
 {
 	char path[256];

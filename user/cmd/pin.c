@@ -27,9 +27,7 @@ int tk_cmd_pin(struct tk_opts *o)
 	ret = tk_pick_cgroup(o, cgroup, sizeof(cgroup));
 	if (ret)
 		return ret;
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
-	lock = tk_pin_lock();
+	lock = tk_lock_for_change();
 	if (lock < 0)
 		return TK_EXIT_FAIL;
 	ret = TK_EXIT_FAIL;
@@ -67,9 +65,7 @@ int tk_cmd_unpin(struct tk_opts *o)
 	bool had;
 	int err, lock;
 
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
-	lock = tk_pin_lock();
+	lock = tk_lock_for_change();
 	if (lock < 0)
 		return TK_EXIT_FAIL;
 	err = tk_unpin(&had);

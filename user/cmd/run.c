@@ -17,7 +17,7 @@
  */
 static int take_run_lock(void)
 {
-	int lock = tk_pin_lock(), fd;
+	int lock = tk_lock_for_change(), fd;
 	long holder;
 
 	if (lock < 0)
@@ -51,8 +51,6 @@ int tk_cmd_run(struct tk_opts *o)
 		if (ret)
 			return ret;
 	}
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
 	run_lock = take_run_lock();
 	if (run_lock < 0)
 		return TK_EXIT_FAIL;

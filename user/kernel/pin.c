@@ -190,6 +190,20 @@ static int link_info(int fd, struct bpf_link_info *info)
 	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
 }
 
+/* The pinned link of role: its fd, -1 if not pinned; its info, all zero
+ * (id 0) if the kernel would not say. */
+static int open_link(enum tk_link role, struct bpf_link_info *info)
+{
+	char path[256];
+	int fd;
+
+	tk_link_pin_path(path, sizeof(path), role);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || link_info(fd, info))
+		memset(info, 0, sizeof(*info));
+	return fd;
+}
+
 static uint64_t cgroup_id_of(const char *path)
 {
 	struct stat st;
@@ -236,15 +250,11 @@ static int pin_link(struct bpf_link *link, enum tk_link role)
 static bool link_healthy(enum tk_link which, const char *cgroup)
 {
 	struct bpf_link_info info;
-	char path[256];
-	bool ok;
-	int fd;
+	int fd = open_link(which, &info);
+	bool ok = info.id != 0;
 
-	tk_link_pin_path(path, sizeof(path), which);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
-	ok = link_info(fd, &info) == 0;
 	if (ok && which == TK_LINK_SOCKOPS) {
 		/* a removed cgroup leaves the link defunct, with cgroup id 0 */
 		if (!info.cgroup.cgroup_id) {
@@ -291,43 +301,46 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 	return 0;
 }
 
-int tk_unpin(bool *had)
+/* Remove the pins in d: the links only (link_* and tmp_link_*), each
+ * detached first, or everything. The last error, or 0. */
+static int remove_pins(DIR *d, bool links)
 {
 	struct dirent *de;
-	DIR *d;
 	int err = 0;
+
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.' ||
+		    (links && !strstr(de->d_name, TK_LINK_PIN_PREFIX)))
+			continue;
+		pin_path(path, sizeof(path), de->d_name);
+		if (links)
+			detach_pinned(path);
+		if (unlink(path))
+			err = -errno;
+	}
+	return err;
+}
+
+int tk_unpin(bool *had)
+{
+	int err, rest;
+	DIR *d;
 
 	*had = false;
 	d = opendir(TK_PIN_DIR);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	*had = true;
-	/* links first, detached explicitly */
-	while ((de = readdir(d))) {
-		char path[512];
-
-		/* link_* and tmp_link_* */
-		if (!strstr(de->d_name, TK_LINK_PIN_PREFIX))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
-		detach_pinned(path);
-		if (unlink(path))
-			err = -errno;
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		char path[512];
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
-		if (unlink(path))
-			err = -errno;
-	}
+	/* links first, detached explicitly, then the maps */
+	err = remove_pins(d, true);
+	rest = remove_pins(d, false);
 	closedir(d);
 	if (rmdir(TK_PIN_DIR))
 		err = -errno;
-	return err;
+	return err ? err : rest;
 }
 
 static uint64_t find_id;
@@ -421,15 +434,12 @@ int tk_pinned_open(struct tk_pinned *p)
 
 	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
-		char path[256];
-		int fd, pfd;
+		int fd = open_link(i, &info), pfd;
 
-		tk_link_pin_path(path, sizeof(path), i);
-		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
 		p->link_fds[i] = fd;
-		if (link_info(fd, &info))
+		if (!info.id)
 			continue;
 		p->link_ids[i] = info.id;
 		p->prog_ids[i] = info.prog_id;
@@ -480,16 +490,10 @@ void tk_pinned_attached(bool out[TK_NLINKS])
 {
 	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
-		char path[256];
-		int fd;
+		int fd = open_link(i, &info);
 
-		out[i] = false;
-		tk_link_pin_path(path, sizeof(path), i);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		out[i] = link_info(fd, &info) == 0 &&
-			 (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
-		close(fd);
+		out[i] = info.id && (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
+		if (fd >= 0)
+			close(fd);
 	}
 }
