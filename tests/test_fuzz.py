@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """libFuzzer with ASan/UBSan for a fixed number of inputs, no root needed:
-over the command-line parsers (policy specs, port lists, numbers, listen
-addresses), aborting if a parsed spec holds a value the kernel would refuse
-or an error comes without a message; and over the JSON writer, aborting if
-its output is not strict JSON in valid UTF-8 or a string does not decode
-back to its bytes."""
+over the command-line parsers (whole command lines, policy specs, port
+lists, numbers, listen addresses), aborting if a parse leaves a value the
+kernel would refuse, or an error comes without a message or as more than
+one line; and over the JSON writer, aborting if its output is not strict
+JSON in valid UTF-8 or a string does not decode back to its bytes."""
 import os
 import shutil
 import subprocess

@@ -37,6 +37,9 @@ int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len);
 void tk_report_existing(int err, unsigned long long n, unsigned long long errors);
 /* Apply the policy to connections opened before now, and say so. */
 void tk_fix_existing(struct tk_loader *l);
+/* Before a change to what is attached: root and BTF checked, then the pin
+ * lock taken (tk_pin_unlock). Its fd, or -1 after saying why. */
+int tk_lock_for_change(void);
 /* Is anything pinned at TK_PIN_DIR? */
 bool tk_is_pinned(void);
 /* Open the pins, or say that nothing is pinned (an exit code). */

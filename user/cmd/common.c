@@ -21,10 +21,9 @@ int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
 		return 0;
 	}
 	if (tk_cgroup2_root(buf, len)) {
-		fprintf(stderr, "tcpkeep: no cgroup v2 file system is mounted: "
-			"mount -t cgroup2 none /sys/fs/cgroup/unified, or use --no-defaults "
-			"without -k to only observe\n");
-		return TK_EXIT_FAIL;
+		return tk_error("no cgroup v2 file system is mounted: mount -t cgroup2 none "
+				"/sys/fs/cgroup/unified, or use --no-defaults without -k to "
+				"only observe");
 	}
 	return 0;
 }
@@ -32,17 +31,16 @@ int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
 void tk_report_existing(int err, unsigned long long n, unsigned long long errors)
 {
 	if (err == -EOPNOTSUPP)
-		fprintf(stderr, "tcpkeep: this kernel lacks bpf_setsockopt from a socket iterator "
-			"(needs Linux 5.15): connections opened before now keep their options; "
-			"new ones get the policy\n");
+		tk_note("this kernel lacks bpf_setsockopt from a socket iterator (needs Linux "
+			"5.15): connections opened before now keep their options; new ones "
+			"get the policy");
 	else if (err == -ENOEXEC)
-		fprintf(stderr, "tcpkeep: connections opened before now keep their options\n");
+		tk_note("connections opened before now keep their options");
 	else if (err)
-		fprintf(stderr, "tcpkeep: could not update existing connections: %s\n",
-			strerror(-err));
+		tk_error("could not update existing connections: %s", strerror(-err));
 	else
-		fprintf(stderr, "tcpkeep: keepalive policy set on %llu existing sockets "
-			"(%llu failed)\n", n, errors);
+		tk_note("keepalive policy set on %llu existing sockets (%llu failed)", n,
+			errors);
 }
 
 void tk_fix_existing(struct tk_loader *l)
@@ -56,9 +54,19 @@ void tk_fix_existing(struct tk_loader *l)
 	}
 }
 
+int tk_lock_for_change(void)
+{
+	if (tk_check_environment())
+		return -1;
+	return tk_pin_lock();
+}
+
 bool tk_is_pinned(void)
 {
-	return access(TK_PIN_DIR "/link_set_state", F_OK) == 0;
+	char path[256];
+
+	tk_link_pin_path(path, sizeof(path), TK_LINK_SET_STATE);
+	return access(path, F_OK) == 0;
 }
 
 /* Open the pins, or say that nothing is pinned. */
@@ -70,12 +78,10 @@ int tk_open_pinned(struct tk_pinned *p)
 		return TK_EXIT_FAIL;
 	err = tk_pinned_open(p);
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
-		return TK_EXIT_FAIL;
+		return tk_error("cannot open %s: %s", TK_PIN_DIR, strerror(-err));
 	}
 	if (!p->present || p->fds.policy < 0) {
-		fprintf(stderr, "tcpkeep: nothing is pinned at %s: start it with tcpkeep pin\n",
-			TK_PIN_DIR);
+		tk_error("nothing is pinned at %s: start it with tcpkeep pin", TK_PIN_DIR);
 		tk_pinned_close(p);
 		return TK_EXIT_FAIL;
 	}

@@ -40,7 +40,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 		o->listen_fd = -1;
 		if (!http)
 			goto out;
-		fprintf(stderr, "tcpkeep: serving /metrics; Ctrl-C to stop\n");
+		tk_note("serving /metrics; Ctrl-C to stop");
 	}
 	ret = TK_EXIT_OK;
 	tk_tick_start(&tick, tk_mono_now(), interval);
@@ -49,7 +49,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 			char err[512];
 
 			if (tk_metrics_textfile(&m, o->textfile, err, sizeof(err))) {
-				fprintf(stderr, "tcpkeep: %s\n", err);
+				tk_error("%s", err);
 				ret = TK_EXIT_FAIL;
 				break;
 			}

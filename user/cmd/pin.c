@@ -12,8 +12,8 @@ static bool run_attached(void)
 	long holder = tk_run_holder();
 
 	if (holder)
-		fprintf(stderr, "tcpkeep: tcpkeep run (pid %ld) is attached: stop it first; "
-			"one tcpkeep enforces per host\n", holder);
+		tk_error("tcpkeep run (pid %ld) is attached: stop it first; one tcpkeep "
+			 "enforces per host", holder);
 	return holder != 0;
 }
 
@@ -27,9 +27,7 @@ int tk_cmd_pin(struct tk_opts *o)
 	ret = tk_pick_cgroup(o, cgroup, sizeof(cgroup));
 	if (ret)
 		return ret;
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
-	lock = tk_pin_lock();
+	lock = tk_lock_for_change();
 	if (lock < 0)
 		return TK_EXIT_FAIL;
 	ret = TK_EXIT_FAIL;
@@ -41,12 +39,12 @@ int tk_cmd_pin(struct tk_opts *o)
 	if (tk_pin_links(&l, cgroup))
 		goto fail;
 	if (tk_policy_sync(l.fds.policy, o->policy)) {
-		fprintf(stderr, "tcpkeep: cannot write the pinned policy: %s\n", strerror(errno));
+		tk_error("cannot write the pinned policy: %s", strerror(errno));
 		goto fail;
 	}
 	tk_fix_existing(&l);
-	fprintf(stderr, "tcpkeep: pinned at %s (observer %s, enforcer on %s, %zu ports with "
-		"a policy)\n", TK_PIN_DIR, l.attach_mode, cgroup, tk_policy_count(o->policy));
+	tk_note("pinned at %s (observer %s, enforcer on %s, %zu ports with a policy)",
+		TK_PIN_DIR, l.attach_mode, cgroup, tk_policy_count(o->policy));
 	ret = TK_EXIT_OK;
 	goto out;
 fail:
@@ -67,21 +65,18 @@ int tk_cmd_unpin(struct tk_opts *o)
 	bool had;
 	int err, lock;
 
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
-	lock = tk_pin_lock();
+	lock = tk_lock_for_change();
 	if (lock < 0)
 		return TK_EXIT_FAIL;
 	err = tk_unpin(&had);
 	tk_pin_unlock(lock);
 	if (err) {
-		fprintf(stderr, "tcpkeep: could not remove everything under %s: %s\n",
-			TK_PIN_DIR, strerror(-err));
-		return TK_EXIT_FAIL;
+		return tk_error("could not remove everything under %s: %s", TK_PIN_DIR,
+				strerror(-err));
 	}
 	if (had)
-		fprintf(stderr, "tcpkeep: unpinned: detached and removed %s\n", TK_PIN_DIR);
+		tk_note("unpinned: detached and removed %s", TK_PIN_DIR);
 	else
-		fprintf(stderr, "tcpkeep: nothing was pinned at %s\n", TK_PIN_DIR);
+		tk_note("nothing was pinned at %s", TK_PIN_DIR);
 	return TK_EXIT_OK;
 }

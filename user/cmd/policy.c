@@ -43,7 +43,7 @@ int tk_cmd_policy(struct tk_opts *o)
 	ret = TK_EXIT_FAIL;
 	tk_snapshot_init(&s);
 	if (read_policy(&p, &s)) {
-		fprintf(stderr, "tcpkeep: cannot read the pinned policy: %s\n", strerror(errno));
+		tk_error("cannot read the pinned policy: %s", strerror(errno));
 		goto out;
 	}
 	if (o->cmd == TK_CMD_POLICY_LIST) {
@@ -67,15 +67,15 @@ int tk_cmd_policy(struct tk_opts *o)
 	}
 	if (tk_policy_merge(merged, o->cmd == TK_CMD_POLICY_SET ? o->policy : NULL,
 			    o->cmd == TK_CMD_POLICY_DEL ? o->del_ports : NULL, why, sizeof(why))) {
-		fprintf(stderr, "tcpkeep: %s; nothing changed\n", why);
+		tk_error("%s; nothing changed", why);
 		ret = TK_EXIT_USAGE;
 		goto out;
 	}
 	if (tk_policy_sync(p.fds.policy, merged)) {
-		fprintf(stderr, "tcpkeep: cannot write the pinned policy: %s\n", strerror(errno));
+		tk_error("cannot write the pinned policy: %s", strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, "tcpkeep: policy now has %zu ports\n", tk_policy_count(merged));
+	tk_note("policy now has %zu ports", tk_policy_count(merged));
 	ret = TK_EXIT_OK;
 	if (o->apply_existing) {
 		int err = tk_fix_existing_pinned(TK_PIN_DIR, &n, &errors);

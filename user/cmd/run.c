@@ -17,20 +17,20 @@
  */
 static int take_run_lock(void)
 {
-	int lock = tk_pin_lock(), fd;
+	int lock = tk_lock_for_change(), fd;
 	long holder;
 
 	if (lock < 0)
 		return lock;
 	if (tk_is_pinned()) {
-		fprintf(stderr, "tcpkeep: tcpkeep is pinned at %s and already running: watch "
-			"it with tcpkeep top, or tcpkeep unpin first\n", TK_PIN_DIR);
+		tk_error("tcpkeep is pinned at %s and already running: watch it with "
+			 "tcpkeep top, or tcpkeep unpin first", TK_PIN_DIR);
 		fd = -EBUSY;
 	} else {
 		fd = tk_run_lock(&holder);
 		if (fd == -EWOULDBLOCK)
-			fprintf(stderr, "tcpkeep: another tcpkeep run (pid %ld) is attached: watch "
-				"it there, or stop it first\n", holder);
+			tk_error("another tcpkeep run (pid %ld) is attached: watch it there, "
+				 "or stop it first", holder);
 	}
 	tk_pin_unlock(lock);
 	return fd;
@@ -51,8 +51,6 @@ int tk_cmd_run(struct tk_opts *o)
 		if (ret)
 			return ret;
 	}
-	if (tk_check_environment())
-		return TK_EXIT_FAIL;
 	run_lock = take_run_lock();
 	if (run_lock < 0)
 		return TK_EXIT_FAIL;
@@ -62,7 +60,7 @@ int tk_cmd_run(struct tk_opts *o)
 	if (tk_loader_attach(&l, cgroup))
 		goto cleanup;
 	tk_fix_existing(&l);
-	fprintf(stderr, "tcpkeep: attached (observer %s, enforcer %s%s); Ctrl-C to stop\n",
+	tk_note("attached (observer %s, enforcer %s%s); Ctrl-C to stop",
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	src = (struct tk_source){ &l.fds, l.attach_mode, l.lifetimes_ok, l.dead_peers_ok,
 				  l.enf != NULL, l.eph_lo, l.eph_hi };

@@ -20,8 +20,7 @@ int tk_cmd_status(struct tk_opts *o)
 	int err;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "tcpkeep: needs root to read %s: run it with sudo\n", TK_PIN_DIR);
-		return TK_EXIT_FAIL;
+		return tk_error("needs root to read %s: run it with sudo", TK_PIN_DIR);
 	}
 	st.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	st.tp_set_state = st.btf && tk_kernel_has_tracepoint("inet_sock_set_state");
@@ -32,17 +31,13 @@ int tk_cmd_status(struct tk_opts *o)
 	/* without bpffs there is no pin directory: "not pinned" */
 	err = tk_pinned_open(&p);
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot open %s: %s\n", TK_PIN_DIR, strerror(-err));
-		return TK_EXIT_FAIL;
+		return tk_error("cannot open %s: %s", TK_PIN_DIR, strerror(-err));
 	}
 	st.pinned = p.present;
 	st.changing = tk_pin_lock_busy();
 	st.run_pid = tk_run_holder();
 	st.attach_mode = p.attach_mode;
-	st.set_state_link = p.link_ids[TK_LINK_SET_STATE];
-	st.error_report_link = p.link_ids[TK_LINK_ERROR_REPORT];
-	st.sockops_link = p.link_ids[TK_LINK_SOCKOPS];
-	st.nested_link = p.link_ids[TK_LINK_NESTED];
+	memcpy(st.links, p.link_ids, sizeof(st.links));
 	st.cgroup = p.cgroup;
 	st.cgroup_id = p.cgroup_id;
 	st.sockops_defunct = p.sockops_defunct;

@@ -129,21 +129,25 @@ static const struct {
 	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false },
 };
 
-/* Defaults (unless --no-defaults), then each spec in order: later wins. */
-static int build_policy(struct tk_opts *o, char **specs, size_t n, bool defaults,
-			char *err, size_t errlen)
+/*
+ * Defaults (unless --no-defaults), then each spec in order: later wins.
+ * 0, or TK_EXIT_USAGE after saying why.
+ */
+static int build_policy(struct tk_opts *o, char **specs, size_t n, bool defaults)
 {
+	char err[256];
+
 	o->policy = calloc(1, sizeof(*o->policy));
-	if (!o->policy) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	if (!o->policy)
+		return tk_usage_error("%s", "out of memory");
 	if (defaults)
 		tk_policy_defaults(o->policy);
 	for (size_t i = 0; i < n; i++)
-		if (tk_policy_parse(specs[i], o->policy, err, errlen))
-			return -1;
-	return tk_policy_check_count(o->policy, err, errlen);
+		if (tk_policy_parse(specs[i], o->policy, err, sizeof(err)))
+			return tk_usage_error("%s", err);
+	if (tk_policy_check_count(o->policy, err, sizeof(err)))
+		return tk_usage_error("%s", err);
+	return 0;
 }
 
 static int pick_command(int *argc, char ***argv, int *which)
@@ -240,8 +244,10 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 	bool known_long;
 	int c, li;
 
+	/* 0, not 1: glibc then forgets a cluster ("-vh") a previous parse
+	 * stopped inside, which it would go on reading otherwise */
 	opterr = 0;
-	optind = 1;
+	optind = 0;
 	while ((li = -1, c = getopt_long(argc, argv, ":i:c:p:k:vh", longopts, &li)) != -1) {
 		unsigned int need = 0;
 
@@ -337,7 +343,6 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 	bool no_defaults = false;
 	size_t nspecs = 0;
 	char **specs = NULL;
-	char err[256];
 	int which, ret;
 
 	memset(o, 0, sizeof(*o));
@@ -369,16 +374,11 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 			ret = add_ports(&o->del_ports, argv[i]);
 		goto out;
 	}
-	if (o->cmd == TK_CMD_POLICY_SET) {
-		/* the specs are the words; no built-in defaults */
-		if (build_policy(o, argv + optind, (size_t)(argc - optind), false, err,
-				 sizeof(err)))
-			ret = tk_usage_error("%s", err);
-		goto out;
-	}
-	if (commands[which].allowed & A_POLICY &&
-	    build_policy(o, specs, nspecs, !no_defaults, err, sizeof(err)))
-		ret = tk_usage_error("%s", err);
+	/* policy set: the specs are the words, without built-in defaults */
+	if (o->cmd == TK_CMD_POLICY_SET)
+		ret = build_policy(o, argv + optind, (size_t)(argc - optind), false);
+	else if (commands[which].allowed & A_POLICY)
+		ret = build_policy(o, specs, nspecs, !no_defaults);
 out:
 	free(specs);
 	return ret;

@@ -30,3 +30,12 @@ int tk_usage_error(const char *fmt, ...)
 	va_end(ap);
 	return TK_EXIT_USAGE;
 }
+
+void tk_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(fmt, ap, "\n");
+	va_end(ap);
+}

@@ -15,5 +15,9 @@ int tk_error(const char *fmt, ...);
 /* "tcpkeep: <message> (see tcpkeep --help)"; returns TK_EXIT_USAGE. */
 __attribute__((format(printf, 1, 2)))
 int tk_usage_error(const char *fmt, ...);
+/* "tcpkeep: <message>" on stderr for what is not an error: what was done,
+ * or given up on a kernel that lacks something. */
+__attribute__((format(printf, 1, 2)))
+void tk_note(const char *fmt, ...);
 
 #endif

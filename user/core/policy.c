@@ -35,24 +35,61 @@ size_t tk_policy_count(const struct tk_policy_table *t)
 	return n;
 }
 
-struct key_def {
-	const char *name;
-	unsigned long min, max;
+/* Limits: include/net/tcp.h (MAX_TCP_KEEPIDLE, ...); a user timeout is ms in an int. */
+const struct tk_policy_field tk_policy_fields[TK_POL_NKEYS] = {
+	[TK_POL_IDLE] = {
+		"idle", "idle", "IDLE", 6, true, offsetof(struct tk_policy, idle),
+		1, 32767, "tcpkeep_keepalive_idle_seconds",
+		"Keepalive idle time in force per port.",
+	},
+	[TK_POL_INTVL] = {
+		"intvl", "intvl", "INTVL", 6, true, offsetof(struct tk_policy, intvl),
+		1, 32767, "tcpkeep_keepalive_interval_seconds",
+		"Keepalive probe interval per port.",
+	},
+	[TK_POL_CNT] = {
+		"cnt", "cnt", "CNT", 4, false, offsetof(struct tk_policy, cnt),
+		1, 127, "tcpkeep_keepalive_probes",
+		"Unanswered keepalive probes before the abort.",
+	},
+	[TK_POL_USER_TIMEOUT] = {
+		"user-timeout", "user_timeout", "USER_TIMEOUT", 13, true,
+		offsetof(struct tk_policy, user_timeout), 0, 2147483,
+		"tcpkeep_user_timeout_seconds",
+		"TCP_USER_TIMEOUT in force per port (0: the socket's own).",
+	},
 };
 
-static const struct key_def keys[] = {
-	{ "idle", 1, TK_MAX_IDLE },
-	{ "intvl", 1, TK_MAX_INTVL },
-	{ "cnt", 1, TK_MAX_CNT },
-	{ "user-timeout", 0, TK_MAX_USER_TIMEOUT },
-};
+uint32_t tk_policy_get(const struct tk_policy *p, enum tk_policy_key k)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)p + tk_policy_fields[k].off, sizeof(v));
+	return v;
+}
+
+static void policy_set(struct tk_policy *p, enum tk_policy_key k, uint32_t v)
+{
+	memcpy((char *)p + tk_policy_fields[k].off, &v, sizeof(v));
+}
+
+/* "idle, intvl, cnt, user-timeout", for messages */
+static const char *key_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < TK_POL_NKEYS && n < len; k++)
+		n += snprintf(buf + n, len - n, "%s%s", k ? ", " : "", tk_policy_fields[k].key);
+	return buf;
+}
 
 /* Parse "k=v,k=v" into pol. */
 static int parse_kvs(char *s, struct tk_policy *pol, char *err, size_t errlen)
 {
-	unsigned long vals[4];
-	bool seen[4] = { false };
-	char *save = NULL, *kv;
+	unsigned long vals[TK_POL_NKEYS];
+	bool seen[TK_POL_NKEYS] = { false };
+	char *save = NULL, *kv, keys[64];
 
 	if (!*s) {
 		snprintf(err, errlen, "empty option list after ':' (use KEY=VALUE or off)");
@@ -72,53 +109,50 @@ static int parse_kvs(char *s, struct tk_policy *pol, char *err, size_t errlen)
 		size_t k;
 
 		if (!eq) {
-			snprintf(err, errlen, "'%s' is not KEY=VALUE (keys: idle, intvl, cnt, "
-				 "user-timeout)", kv);
+			snprintf(err, errlen, "'%s' is not KEY=VALUE (keys: %s)", kv,
+				 key_list(keys, sizeof(keys)));
 			return -1;
 		}
 		*eq = '\0';
-		for (k = 0; k < 4; k++)
-			if (!strcmp(kv, keys[k].name))
+		for (k = 0; k < TK_POL_NKEYS; k++)
+			if (!strcmp(kv, tk_policy_fields[k].key))
 				break;
-		if (k == 4) {
-			snprintf(err, errlen, "unknown key '%s' (keys: idle, intvl, cnt, "
-				 "user-timeout)", kv);
+		if (k == TK_POL_NKEYS) {
+			snprintf(err, errlen, "unknown key '%s' (keys: %s)", kv,
+				 key_list(keys, sizeof(keys)));
 			return -1;
 		}
 		if (seen[k]) {
 			snprintf(err, errlen, "key '%s' given twice", kv);
 			return -1;
 		}
-		if (tk_parse_ulong(eq + 1, keys[k].min, keys[k].max, &vals[k])) {
+		if (tk_parse_ulong(eq + 1, tk_policy_fields[k].min, tk_policy_fields[k].max,
+				   &vals[k])) {
 			snprintf(err, errlen, "bad value '%s' for %s: a whole number from %lu to %lu",
-				 eq + 1, kv, keys[k].min, keys[k].max);
+				 eq + 1, kv, tk_policy_fields[k].min, tk_policy_fields[k].max);
 			return -1;
 		}
 		seen[k] = true;
 	}
 	*pol = policy_default();
-	if (seen[0])
-		pol->idle = vals[0];
-	if (seen[1])
-		pol->intvl = vals[1];
-	if (seen[2])
-		pol->cnt = vals[2];
+	for (size_t k = 0; k < TK_POL_NKEYS; k++)
+		if (seen[k])
+			policy_set(pol, k, vals[k]);
 	/*
 	 * With TCP_USER_TIMEOUT set the kernel aborts on it, not on the probe
 	 * count: left out, it follows the keepalive settings (300 + 60 x 5 =
 	 * 600 s for the defaults) so the probes decide as asked.
 	 */
-	if (seen[3]) {
-		pol->user_timeout = vals[3];
-	} else {
+	if (!seen[TK_POL_USER_TIMEOUT]) {
 		unsigned long ut = (unsigned long)pol->idle + (unsigned long)pol->intvl * pol->cnt;
+		unsigned long max = tk_policy_fields[TK_POL_USER_TIMEOUT].max;
 
 		/* 32767 + 32767 x 127 s overflows the kernel's int of ms: say
 		 * so here, not as a silent setsockopt error on every socket */
-		if (ut > TK_MAX_USER_TIMEOUT) {
+		if (ut > max) {
 			snprintf(err, errlen, "user-timeout idle+intvl*cnt = %lu s is over the "
-				 "kernel's limit of %d s: lower idle, intvl or cnt, or give "
-				 "user-timeout=SEC", ut, TK_MAX_USER_TIMEOUT);
+				 "kernel's limit of %lu s: lower idle, intvl or cnt, or give "
+				 "user-timeout=SEC", ut, max);
 			return -1;
 		}
 		pol->user_timeout = ut;

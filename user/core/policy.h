@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "tcpkeep.h"
 
 /* Built-in default: a vanished client is reaped in about 10 minutes. */
@@ -19,11 +20,30 @@
 #define TK_DEF_INTVL	60
 #define TK_DEF_CNT	5
 
-/* Kernel limits (include/net/tcp.h: MAX_TCP_KEEPIDLE, ...). */
-#define TK_MAX_IDLE	32767
-#define TK_MAX_INTVL	32767
-#define TK_MAX_CNT	127
-#define TK_MAX_USER_TIMEOUT 2147483	/* seconds; the kernel takes ms in an int */
+/* The KEYs of a policy, in the order the grammar and every output list them. */
+enum tk_policy_key {
+	TK_POL_IDLE = 0,
+	TK_POL_INTVL,
+	TK_POL_CNT,
+	TK_POL_USER_TIMEOUT,
+	TK_POL_NKEYS,
+};
+
+/* Everything said about a KEY, here only: the grammar and the outputs read it. */
+struct tk_policy_field {
+	const char *key;	/* in a SPEC: "user-timeout" */
+	const char *name;	/* in JSON: "user_timeout" */
+	const char *heading;	/* the text table's column, and its width */
+	int width;
+	bool seconds;		/* a time in seconds, else a count */
+	size_t off;		/* of its __u32 in struct tk_policy */
+	unsigned long min, max;	/* the kernel's; 0, where min is 0: the socket's own */
+	const char *metric, *help;	/* the Prometheus gauge */
+};
+
+extern const struct tk_policy_field tk_policy_fields[TK_POL_NKEYS];
+
+uint32_t tk_policy_get(const struct tk_policy *p, enum tk_policy_key k);
 
 struct tk_policy_table {
 	bool set[65536];

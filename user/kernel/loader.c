@@ -25,13 +25,13 @@
 int tk_check_environment(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "tcpkeep: needs root (CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
-			"run it with sudo\n");
+		tk_error("needs root (CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
+			"run it with sudo");
 		return -EPERM;
 	}
 	if (access(VMLINUX_BTF, R_OK)) {
-		fprintf(stderr, "tcpkeep: no kernel BTF at %s: tcpkeep needs a kernel built "
-			"with CONFIG_DEBUG_INFO_BTF=y (5.5 or later)\n", VMLINUX_BTF);
+		tk_error("no kernel BTF at %s: tcpkeep needs a kernel built "
+			"with CONFIG_DEBUG_INFO_BTF=y (5.5 or later)", VMLINUX_BTF);
 		return -ENOENT;
 	}
 	return 0;
@@ -148,8 +148,8 @@ static int check_pinned_map(const struct bpf_map *map, const char *path)
 	close(fd);
 	if (same)
 		return 0;
-	fprintf(stderr, "tcpkeep: the map %s pinned at %s is not the one this tcpkeep "
-		"declares (another version?): run tcpkeep unpin first\n",
+	tk_error("the map %s pinned at %s is not the one this tcpkeep "
+		"declares (another version?): run tcpkeep unpin first",
 		bpf_map__name(map), path);
 	return -ESTALE;
 }
@@ -243,12 +243,12 @@ int tk_check_cgroup(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "tcpkeep: cgroup '%s' is not a directory\n", path);
+		tk_error("cgroup '%s' is not a directory", path);
 		return -ENOTDIR;
 	}
 	if (statfs(path, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
-		fprintf(stderr, "tcpkeep: '%s' is not in a cgroup v2 file system "
-			"(find it with: findmnt -t cgroup2)\n", path);
+		tk_error("'%s' is not in a cgroup v2 file system "
+			"(find it with: findmnt -t cgroup2)", path);
 		return -EINVAL;
 	}
 	return 0;
@@ -316,8 +316,8 @@ static int load_enforcer_probed(struct tk_loader *l)
 	if (err)
 		return err;
 	if (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT)) {
-		fprintf(stderr, "tcpkeep: this kernel's verifier rejected tcpkeep's iterator "
-			"for existing connections, a tcpkeep bug: run with -v and report it\n");
+		tk_note("this kernel's verifier rejected tcpkeep's iterator "
+			"for existing connections, a tcpkeep bug: run with -v and report it");
 		l->iter_err = -ENOEXEC;
 	} else {
 		l->iter_err = -EOPNOTSUPP;
@@ -339,16 +339,16 @@ static int load_observer(struct tk_loader *l, bool error_report)
 	if (!err || err == -ESTALE)
 		goto out;
 	if (!tk_kernel_can(TK_FEAT_TP_BTF)) {
-		fprintf(stderr, "tcpkeep: this kernel lacks tp_btf programs (needs Linux 5.5): "
-			"using raw_tp: no lifetimes, direction by the port rule\n");
+		tk_note("this kernel lacks tp_btf programs (needs Linux 5.5): "
+			"using raw_tp: no lifetimes, direction by the port rule");
 		goto raw;
 	}
 	if (lifetimes && !tk_kernel_can(TK_FEAT_CMPXCHG)) {
-		fprintf(stderr, "tcpkeep: this kernel lacks BPF compare-and-exchange (needs "
-			"Linux 5.12): no lifetimes, direction by the port rule\n");
+		tk_note("this kernel lacks BPF compare-and-exchange (needs "
+			"Linux 5.12): no lifetimes, direction by the port rule");
 	} else {
-		fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer, a "
-			"tcpkeep bug: run with -v and report it; falling back to %s\n",
+		tk_note("this kernel's verifier rejected the observer, a "
+			"tcpkeep bug: run with -v and report it; falling back to %s",
 			lifetimes ? "tp_btf without lifetimes" : "raw_tp");
 		if (!lifetimes)
 			goto raw;
@@ -357,14 +357,14 @@ static int load_observer(struct tk_loader *l, bool error_report)
 	err = open_load(l, true, lifetimes, error_report);
 	if (!err)
 		goto out;
-	fprintf(stderr, "tcpkeep: this kernel's verifier rejected the observer without "
+	tk_note("this kernel's verifier rejected the observer without "
 		"lifetimes too, a tcpkeep bug: run with -v and report it; falling back to "
-		"raw_tp\n");
+		"raw_tp");
 raw:
 	err = open_load(l, false, false, error_report);
 	if (err && err != -ESTALE)
-		fprintf(stderr, "tcpkeep: cannot load the observer (%s); run with -v for the "
-			"verifier's log\n", strerror(-err));
+		tk_error("cannot load the observer (%s); run with -v for the "
+			"verifier's log", strerror(-err));
 	if (!err)
 		l->attach_mode = "raw_tp";
 	return err;
@@ -384,8 +384,8 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	l->fds = TK_FDS_NONE;
 	tk_ephemeral_range(&l->eph_lo, &l->eph_hi);
 	if (!tk_kernel_has_tracepoint("inet_sock_set_state")) {
-		fprintf(stderr, "tcpkeep: the kernel has no sock:inet_sock_set_state tracepoint "
-			"(needs Linux 4.16 or later)\n");
+		tk_error("the kernel has no sock:inet_sock_set_state tracepoint "
+			"(needs Linux 4.16 or later)");
 		return -ENOENT;
 	}
 
@@ -394,12 +394,12 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 		return err;
 	l->dead_peers_ok = error_report;
 	if (tk_kernel_hides_pid1())
-		fprintf(stderr, "tcpkeep: this kernel never runs tracing programs while a thread "
+		tk_note("this kernel never runs tracing programs while a thread "
 			"of PID 1 is on the CPU (bpf_prog_aux.init_owned): transitions the kernel "
-			"handles then are neither counted nor missed\n");
+			"handles then are neither counted nor missed");
 	if (!error_report)
-		fprintf(stderr, "tcpkeep: this kernel lacks the sock:inet_sk_error_report "
-			"tracepoint (needs Linux 5.14): dead peers are not counted\n");
+		tk_note("this kernel lacks the sock:inet_sk_error_report "
+			"tracepoint (needs Linux 5.14): dead peers are not counted");
 
 	l->fds.transitions = bpf_map__fd(l->obs->maps.transitions);
 	l->fds.conns = bpf_map__fd(l->obs->maps.conns);
@@ -415,32 +415,19 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy)
 	if (err == -ESTALE)
 		return err;
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot load the keepalive enforcer (%s): "
+		tk_error("cannot load the keepalive enforcer (%s): "
 			"sockops bpf_setsockopt of keepalive options needs Linux 5.9 "
-			"or later; run with -v for the verifier's log\n", strerror(-err));
+			"or later; run with -v for the verifier's log", strerror(-err));
 		return err;
 	}
 	/* pinned: the caller syncs the policy once the links are in place */
 	err = l->pin_dir ? 0 : tk_policy_sync(bpf_map__fd(l->enf->maps.policy), policy);
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot fill the policy map: %s\n", strerror(-err));
+		tk_error("cannot fill the policy map: %s", strerror(-err));
 		return err;
 	}
 	l->fds.ka_stats = bpf_map__fd(l->enf->maps.ka_stats);
 	l->fds.policy = bpf_map__fd(l->enf->maps.policy);
-	return 0;
-}
-
-/* Attach prog; its recursion misses count as missed events if misses. */
-static int attach_prog(struct tk_loader *l, struct bpf_program *prog, bool misses)
-{
-	struct bpf_link *link = bpf_program__attach(prog);
-
-	if (!link)
-		return -errno;
-	l->links[l->nlinks++] = link;
-	if (misses)
-		l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
 	return 0;
 }
 
@@ -451,18 +438,18 @@ static void explain_cgroup_eperm(const char *cgroup, int cgfd)
 
 	if (bpf_prog_query(cgfd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &cnt) == 0 && cnt &&
 	    !(flags & BPF_F_ALLOW_MULTI)) {
-		fprintf(stderr, "tcpkeep: cannot attach sockops to %s: another tool holds it "
-			"exclusively (program id %u attached %s); detach it or use --cgroup\n",
+		tk_error("cannot attach sockops to %s: another tool holds it "
+			"exclusively (program id %u attached %s); detach it or use --cgroup",
 			cgroup, ids[0], flags & BPF_F_ALLOW_OVERRIDE ?
 			"with BPF_F_ALLOW_OVERRIDE" : "without BPF_F_ALLOW_MULTI");
 		return;
 	}
-	fprintf(stderr, "tcpkeep: cannot attach sockops to %s: permission denied (a sockops "
+	tk_error("cannot attach sockops to %s: permission denied (a sockops "
 		"program attached without BPF_F_ALLOW_MULTI on it or on a parent cgroup holds "
-		"it exclusively; see bpftool cgroup tree)\n", cgroup);
+		"it exclusively; see bpftool cgroup tree)", cgroup);
 }
 
-struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
+static struct bpf_link *attach_sockops(struct bpf_program *prog, const char *cgroup)
 {
 	struct bpf_link *link;
 	int cgfd, err;
@@ -470,7 +457,7 @@ struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
 		err = -errno;
-		fprintf(stderr, "tcpkeep: cannot open cgroup %s: %s\n", cgroup, strerror(-err));
+		tk_error("cannot open cgroup %s: %s", cgroup, strerror(-err));
 		errno = -err;
 		return NULL;
 	}
@@ -481,7 +468,7 @@ struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 		if (err == -EPERM)
 			explain_cgroup_eperm(cgroup, cgfd);
 		else
-			fprintf(stderr, "tcpkeep: cannot attach sockops to %s: %s\n", cgroup,
+			tk_error("cannot attach sockops to %s: %s", cgroup,
 				strerror(-err));
 		errno = -err;
 	}
@@ -489,57 +476,55 @@ struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup)
 	return link;
 }
 
-/* The one of progs[] that is loaded. */
-static struct bpf_program *loaded_of(struct bpf_program *const *progs, size_t n)
+#define OBSERVER_MODES 3
+
+struct bpf_program *tk_loader_prog(const struct tk_loader *l, enum tk_link role)
 {
-	for (size_t i = 0; i < n; i++)
-		if (bpf_program__autoload(progs[i]))
-			return progs[i];
+	/* each role's programs, at most one per observer mode (tp_btf,
+	 * tp_btf without lifetimes, raw_tp): the one loaded is the role's */
+	const struct observer_bpf *o = l->obs;
+	struct bpf_program *const progs[TK_NLINKS][OBSERVER_MODES] = {
+		[TK_LINK_SET_STATE] = { o->progs.tk_set_state_btf, o->progs.tk_set_state_btf_nl,
+					o->progs.tk_set_state_raw },
+		[TK_LINK_NESTED] = { o->progs.tk_nested_btf, o->progs.tk_nested_btf_nl,
+				     o->progs.tk_nested_raw },
+		[TK_LINK_ERROR_REPORT] = { o->progs.tk_error_report_btf,
+					   o->progs.tk_error_report_raw },
+		[TK_LINK_SOCKOPS] = { l->enf ? l->enf->progs.tk_sockops : NULL },
+	};
+
+	if (role == TK_LINK_ERROR_REPORT && !l->dead_peers_ok)
+		return NULL;
+	for (size_t i = 0; i < OBSERVER_MODES; i++)
+		if (progs[role][i] && bpf_program__autoload(progs[role][i]))
+			return progs[role][i];
 	return NULL;
 }
 
-struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l)
+struct bpf_link *tk_loader_attach_role(const struct tk_loader *l, enum tk_link role,
+				       const char *cgroup)
 {
-	struct bpf_program *const p[] = { l->obs->progs.tk_set_state_btf,
-					  l->obs->progs.tk_set_state_btf_nl,
-					  l->obs->progs.tk_set_state_raw };
+	struct bpf_program *prog = tk_loader_prog(l, role);
+	struct bpf_link *link;
+	int err;
 
-	return loaded_of(p, sizeof(p) / sizeof(p[0]));
+	if (role == TK_LINK_SOCKOPS)
+		return attach_sockops(prog, cgroup);	/* says its own causes */
+	link = bpf_program__attach(prog);
+	if (!link) {
+		err = -errno;
+		tk_error("cannot attach %s: %s", bpf_program__name(prog), strerror(-err));
+		errno = -err;
+	}
+	return link;
 }
 
-struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l)
+static void destroy_links(struct tk_loader *l)
 {
-	struct bpf_program *const p[] = { l->obs->progs.tk_nested_btf,
-					  l->obs->progs.tk_nested_btf_nl,
-					  l->obs->progs.tk_nested_raw };
-
-	return loaded_of(p, sizeof(p) / sizeof(p[0]));
-}
-
-struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l)
-{
-	if (!l->dead_peers_ok)
-		return NULL;
-	if (bpf_program__autoload(l->obs->progs.tk_error_report_btf))
-		return l->obs->progs.tk_error_report_btf;
-	return l->obs->progs.tk_error_report_raw;
-}
-
-struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l)
-{
-	return l->enf ? l->enf->progs.tk_sockops : NULL;
-}
-
-static int attach_sockops(struct tk_loader *l, const char *cgroup)
-{
-	struct bpf_link *link = tk_attach_sockops(l->enf->progs.tk_sockops, cgroup);
-
-	if (!link)
-		return -errno;
-	l->links[l->nlinks++] = link;
-	l->fds.progs[l->fds.nprogs++] = bpf_program__fd(l->enf->progs.tk_sockops);
-	l->cgroup = cgroup;
-	return 0;
+	for (int i = 0; i < TK_NLINKS; i++) {
+		bpf_link__destroy(l->links[i]);
+		l->links[i] = NULL;
+	}
 }
 
 int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
@@ -592,44 +577,31 @@ int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 
 int tk_loader_attach(struct tk_loader *l, const char *cgroup)
 {
-	/* the nested program's own misses are events the main one counted */
-	struct bpf_program *progs[] = {
-		tk_loader_set_state_prog(l),
-		tk_loader_nested_prog(l),
-		tk_loader_error_report_prog(l),	/* NULL without the tracepoint */
-	};
-	const bool misses[] = { true, false, true };
-	int err;
+	/* in role order: sockops last, once everything is observed */
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
+		struct bpf_program *prog = tk_loader_prog(l, i);
+		int err;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		if (!progs[i])
+		if (!prog)
 			continue;
-		err = attach_prog(l, progs[i], misses[i]);
-		if (err) {
-			fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
-				bpf_program__name(progs[i]), strerror(-err));
-			goto fail;
+		l->links[i] = tk_loader_attach_role(l, i, cgroup);
+		if (!l->links[i]) {
+			err = -errno;
+			destroy_links(l);
+			l->fds.nprogs = 0;
+			return err;
 		}
+		if (tk_links[i].misses)
+			l->fds.progs[l->fds.nprogs++] = bpf_program__fd(prog);
 	}
-	if (l->enf) {
-		err = attach_sockops(l, cgroup);
-		if (err)
-			goto fail;
-	}
+	if (l->enf)
+		l->cgroup = cgroup;
 	return 0;
-fail:
-	for (int i = 0; i < l->nlinks; i++)
-		bpf_link__destroy(l->links[i]);
-	l->nlinks = 0;
-	l->fds.nprogs = 0;
-	return err;
 }
 
 void tk_loader_destroy(struct tk_loader *l)
 {
-	for (int i = 0; i < l->nlinks; i++)
-		bpf_link__destroy(l->links[i]);
-	l->nlinks = 0;
+	destroy_links(l);
 	enforcer_bpf__destroy(l->enf);
 	l->enf = NULL;
 	observer_bpf__destroy(l->obs);

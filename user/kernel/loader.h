@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/exit.h"
+#include "core/link.h"
 #include "kernel/reader.h"
 
 struct observer_bpf;
@@ -13,12 +14,9 @@ struct enforcer_bpf;
 struct bpf_link;
 struct tk_policy_table;
 
-#define TK_MAX_LINKS 8
-
 struct tk_loader {
 	struct observer_bpf *obs;
-	struct bpf_link *links[TK_MAX_LINKS];
-	int nlinks;
+	struct bpf_link *links[TK_NLINKS];	/* by role; NULL: not attached */
 	const char *attach_mode;	/* "tp_btf" or "raw_tp" */
 	bool lifetimes_ok;		/* lifetime slots in use */
 	bool dead_peers_ok;
@@ -74,13 +72,14 @@ int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
 /* The same for what is pinned in pin_dir, loading only the iterator. */
 int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
 			   unsigned long long *errors);
-/* The loaded programs by role, for attaching and pinning links. */
-struct bpf_program *tk_loader_set_state_prog(const struct tk_loader *l);
-struct bpf_program *tk_loader_nested_prog(const struct tk_loader *l);
-struct bpf_program *tk_loader_error_report_prog(const struct tk_loader *l);
-struct bpf_program *tk_loader_sockops_prog(const struct tk_loader *l);
-/* Attach sockops to cgroup; prints one line naming the cause on failure. */
-struct bpf_link *tk_attach_sockops(struct bpf_program *prog, const char *cgroup);
+/* After load, the program of role; NULL if none was (no tracepoint, no policy). */
+struct bpf_program *tk_loader_prog(const struct tk_loader *l, enum tk_link role);
+/*
+ * Attach the program of role, sockops on cgroup; the caller owns the link.
+ * NULL with errno set, and one line naming the cause, on failure.
+ */
+struct bpf_link *tk_loader_attach_role(const struct tk_loader *l, enum tk_link role,
+				       const char *cgroup);
 /* Detach and free everything. Safe on a partly set up loader. */
 void tk_loader_destroy(struct tk_loader *l);
 

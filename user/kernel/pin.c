@@ -23,13 +23,14 @@
 
 #define BPFFS "/sys/fs/bpf"
 
-static const char *const link_names[TK_NLINKS] = {
-	"link_set_state", "link_error_report", "link_sockops", "link_set_state_nested",
-};
-
 static void pin_path(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", TK_PIN_DIR, name);
+}
+
+void tk_link_pin_path(char *buf, size_t len, enum tk_link role)
+{
+	snprintf(buf, len, "%s/" TK_LINK_PIN_PREFIX "%s", TK_PIN_DIR, tk_links[role].name);
 }
 
 /*
@@ -42,11 +43,13 @@ static int open_lock(const char *path)
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		fprintf(stderr, "tcpkeep: cannot open the lock %s: %s\n", path, strerror(errno));
-		return -errno;
+		int err = errno;	/* saved: printing may change errno */
+
+		tk_error("cannot open the lock %s: %s", path, strerror(err));
+		return -err;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0) {
-		fprintf(stderr, "tcpkeep: %s is not a regular file of root's: remove it\n", path);
+		tk_error("%s is not a regular file of root's: remove it", path);
 		close(fd);
 		return -EPERM;
 	}
@@ -66,7 +69,7 @@ static int take_lock(const char *path, int how)
 			continue;
 		close(fd);
 		if (err != EWOULDBLOCK)
-			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", path, strerror(err));
+			tk_error("cannot lock %s: %s", path, strerror(err));
 		return -err;
 	}
 	return fd;
@@ -115,8 +118,7 @@ int tk_run_lock(long *holder)
 
 		close(fd);
 		if (err != EAGAIN && err != EACCES) {
-			fprintf(stderr, "tcpkeep: cannot lock %s: %s\n", TK_RUN_LOCK_FILE,
-				strerror(err));
+			tk_error("cannot lock %s: %s", TK_RUN_LOCK_FILE, strerror(err));
 			return -err;
 		}
 		*holder = tk_run_holder();
@@ -155,23 +157,27 @@ long tk_run_holder(void)
 int tk_pin_prepare(void)
 {
 	struct statfs fs;
+	int err;
 
+	/* each errno is saved before printing, which may change it */
 	if (statfs(BPFFS, &fs) || fs.f_type != BPF_FS_MAGIC) {
 		/* not mounted at boot on some systems: mount it, as systemd would */
 		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
-			fprintf(stderr, "tcpkeep: bpffs is not mounted at %s and mounting it "
-				"failed (%s): mount -t bpf bpf %s\n", BPFFS, strerror(errno),
-				BPFFS);
-			return -errno;
+			err = errno;
+			tk_error("bpffs is not mounted at %s and mounting it failed (%s): "
+				 "mount -t bpf bpf %s", BPFFS, strerror(err), BPFFS);
+			return -err;
 		}
 	}
 	if (mkdir(TK_PIN_DIR, 0700) && errno != EEXIST) {
-		fprintf(stderr, "tcpkeep: cannot create %s: %s\n", TK_PIN_DIR, strerror(errno));
-		return -errno;
+		err = errno;
+		tk_error("cannot create %s: %s", TK_PIN_DIR, strerror(err));
+		return -err;
 	}
 	if (chmod(TK_PIN_DIR, 0700)) {
-		fprintf(stderr, "tcpkeep: cannot chmod %s: %s\n", TK_PIN_DIR, strerror(errno));
-		return -errno;
+		err = errno;
+		tk_error("cannot chmod %s: %s", TK_PIN_DIR, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -182,6 +188,20 @@ static int link_info(int fd, struct bpf_link_info *info)
 
 	memset(info, 0, sizeof(*info));
 	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* The pinned link of role: its fd, -1 if not pinned; its info, all zero
+ * (id 0) if the kernel would not say. */
+static int open_link(enum tk_link role, struct bpf_link_info *info)
+{
+	char path[256];
+	int fd;
+
+	tk_link_pin_path(path, sizeof(path), role);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || link_info(fd, info))
+		memset(info, 0, sizeof(*info));
+	return fd;
 }
 
 static uint64_t cgroup_id_of(const char *path)
@@ -204,15 +224,16 @@ static void detach_pinned(const char *path)
 	}
 }
 
-/* Pin link as name, replacing an older pin of that name atomically. */
-static int pin_link(struct bpf_link *link, const char *name)
+/* Pin link as role's, replacing an older pin of that role atomically. */
+static int pin_link(struct bpf_link *link, enum tk_link role)
 {
 	char path[256], tmp[300];
 	int err;
 
 	/* bpffs refuses names with a dot */
-	pin_path(path, sizeof(path), name);
-	snprintf(tmp, sizeof(tmp), "%s/tmp_%s", TK_PIN_DIR, name);
+	tk_link_pin_path(path, sizeof(path), role);
+	snprintf(tmp, sizeof(tmp), "%s/tmp_" TK_LINK_PIN_PREFIX "%s", TK_PIN_DIR,
+		 tk_links[role].name);
 	unlink(tmp);
 	err = bpf_link__pin(link, tmp);
 	if (err)
@@ -225,27 +246,23 @@ static int pin_link(struct bpf_link *link, const char *name)
 	return 0;
 }
 
-/* Is the pinned link of this name there and still attached where wanted? */
-static bool link_healthy(int which, const char *cgroup)
+/* Is the pinned link of this role there and still attached where wanted? */
+static bool link_healthy(enum tk_link which, const char *cgroup)
 {
 	struct bpf_link_info info;
-	char path[256];
-	bool ok;
-	int fd;
+	int fd = open_link(which, &info);
+	bool ok = info.id != 0;
 
-	pin_path(path, sizeof(path), link_names[which]);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
-	ok = link_info(fd, &info) == 0;
 	if (ok && which == TK_LINK_SOCKOPS) {
 		/* a removed cgroup leaves the link defunct, with cgroup id 0 */
 		if (!info.cgroup.cgroup_id) {
-			fprintf(stderr, "tcpkeep: the pinned sockops link is defunct (its cgroup "
-				"was removed): attaching again\n");
+			tk_note("the pinned sockops link is defunct (its cgroup was "
+				"removed): attaching again");
 			ok = false;
 		} else if (info.cgroup.cgroup_id != cgroup_id_of(cgroup)) {
-			fprintf(stderr, "tcpkeep: moving the sockops link to %s\n", cgroup);
+			tk_note("moving the sockops link to %s", cgroup);
 			ok = false;
 		}
 	}
@@ -255,85 +272,75 @@ static bool link_healthy(int which, const char *cgroup)
 
 int tk_pin_links(struct tk_loader *l, const char *cgroup)
 {
-	struct bpf_program *progs[TK_NLINKS] = {
-		tk_loader_set_state_prog(l),
-		tk_loader_error_report_prog(l),
-		tk_loader_sockops_prog(l),
-		tk_loader_nested_prog(l),
-	};
 	int err;
 
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link *link;
 		char path[256];
 
-		pin_path(path, sizeof(path), link_names[i]);
+		tk_link_pin_path(path, sizeof(path), i);
 		/* no error_report program on kernels without the tracepoint */
-		if (!progs[i] || link_healthy(i, cgroup))
+		if (!tk_loader_prog(l, i) || link_healthy(i, cgroup))
 			continue;
-		if (i == TK_LINK_SOCKOPS)
-			link = tk_attach_sockops(progs[i], cgroup);
-		else
-			link = bpf_program__attach(progs[i]);
-		if (!link) {
-			err = -errno;
-			if (i != TK_LINK_SOCKOPS)
-				fprintf(stderr, "tcpkeep: cannot attach %s: %s\n",
-					bpf_program__name(progs[i]), strerror(-err));
-			return err;
-		}
+		link = tk_loader_attach_role(l, i, cgroup);
+		if (!link)
+			return -errno;
 		/* the new link is in place: an older sockops link of this name
 		 * (defunct, or on another cgroup) goes, and the rename below
 		 * replaces its pin */
 		if (i == TK_LINK_SOCKOPS)
 			detach_pinned(path);
-		err = pin_link(link, link_names[i]);
+		err = pin_link(link, i);
 		bpf_link__disconnect(link);	/* the pin keeps it attached */
 		bpf_link__destroy(link);
 		if (err) {
-			fprintf(stderr, "tcpkeep: cannot pin %s: %s\n", path, strerror(-err));
+			tk_error("cannot pin %s: %s", path, strerror(-err));
 			return err;
 		}
 	}
 	return 0;
 }
 
-int tk_unpin(bool *had)
+/* Remove the pins in d: the links only (link_* and tmp_link_*), each
+ * detached first, or everything. The last error, or 0. */
+static int remove_pins(DIR *d, bool links)
 {
 	struct dirent *de;
-	DIR *d;
 	int err = 0;
+
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.' ||
+		    (links && !strstr(de->d_name, TK_LINK_PIN_PREFIX)))
+			continue;
+		pin_path(path, sizeof(path), de->d_name);
+		if (links)
+			detach_pinned(path);
+		if (unlink(path))
+			err = -errno;
+	}
+	return err;
+}
+
+int tk_unpin(bool *had)
+{
+	int err, rest;
+	DIR *d;
 
 	*had = false;
 	d = opendir(TK_PIN_DIR);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	*had = true;
-	/* links first, detached explicitly */
-	while ((de = readdir(d))) {
-		char path[512];
-
-		if (!strstr(de->d_name, "link_"))	/* link_* and tmp_link_* */
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
-		detach_pinned(path);
-		if (unlink(path))
-			err = -errno;
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		char path[512];
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", TK_PIN_DIR, de->d_name);
-		if (unlink(path))
-			err = -errno;
-	}
+	/* links first, detached explicitly, then the maps */
+	err = remove_pins(d, true);
+	rest = remove_pins(d, false);
 	closedir(d);
 	if (rmdir(TK_PIN_DIR))
 		err = -errno;
-	return err;
+	return err ? err : rest;
 }
 
 static uint64_t find_id;
@@ -425,23 +432,18 @@ int tk_pinned_open(struct tk_pinned *p)
 	p->fds.nested = open_map("nested");
 	p->fds.slots = open_map("slots");
 
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
-		char path[256];
-		int fd, pfd;
+		int fd = open_link(i, &info), pfd;
 
-		pin_path(path, sizeof(path), link_names[i]);
-		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
 		p->link_fds[i] = fd;
-		if (link_info(fd, &info))
+		if (!info.id)
 			continue;
 		p->link_ids[i] = info.id;
 		p->prog_ids[i] = info.prog_id;
-		/* the nested program's own misses are events the main one
-		 * counted: not missed, so its program is not read */
-		if (i == TK_LINK_NESTED)
+		if (!tk_links[i].misses)
 			continue;
 		pfd = bpf_prog_get_fd_by_id(info.prog_id);
 		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
@@ -486,18 +488,12 @@ void tk_pinned_close(struct tk_pinned *p)
 
 void tk_pinned_attached(bool out[TK_NLINKS])
 {
-	for (int i = 0; i < TK_NLINKS; i++) {
+	for (enum tk_link i = 0; i < TK_NLINKS; i++) {
 		struct bpf_link_info info;
-		char path[256];
-		int fd;
+		int fd = open_link(i, &info);
 
-		out[i] = false;
-		pin_path(path, sizeof(path), link_names[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		out[i] = link_info(fd, &info) == 0 &&
-			 (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
-		close(fd);
+		out[i] = info.id && (i != TK_LINK_SOCKOPS || info.cgroup.cgroup_id != 0);
+		if (fd >= 0)
+			close(fd);
 	}
 }

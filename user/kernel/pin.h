@@ -2,33 +2,29 @@
 /*
  * The pinned layout under /sys/fs/bpf/tcpkeep, a stable interface:
  *   maps   transitions conns uncounted slots ka_stats policy nested
- *   links  link_set_state link_error_report link_sockops link_set_state_nested
+ *   links  link_<name> for each role of core/link.h: link_set_state
+ *          link_set_state_nested link_error_report link_sockops
  */
 #ifndef TK_PIN_H
 #define TK_PIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include "core/link.h"
 #include "kernel/reader.h"
 
 #define TK_PIN_DIR "/sys/fs/bpf/tcpkeep"
+#define TK_LINK_PIN_PREFIX "link_"
 
 struct tk_loader;
 struct tk_policy_table;
-
-enum {
-	TK_LINK_SET_STATE = 0,
-	TK_LINK_ERROR_REPORT,
-	TK_LINK_SOCKOPS,
-	TK_LINK_NESTED,		/* the set_state program's nested catcher */
-	TK_NLINKS,
-};
 
 /* What is pinned, opened for reading (top, status, policy). */
 struct tk_pinned {
 	bool present;			/* the pin directory exists */
 	struct tk_fds fds;		/* maps and the programs behind the links */
-	int link_fds[TK_NLINKS];	/* by enum below; -1: absent */
+	int link_fds[TK_NLINKS];	/* by role (core/link.h); -1: absent */
 	uint32_t link_ids[TK_NLINKS];
 	uint32_t prog_ids[TK_NLINKS];
 	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
@@ -74,8 +70,10 @@ int tk_unpin(bool *had);
 /* Open what is pinned. present=false (and 0) when nothing is. */
 int tk_pinned_open(struct tk_pinned *p);
 void tk_pinned_close(struct tk_pinned *p);
-/* Which pinned programs are attached right now, by the enum above (a
- * defunct sockops link counts as detached). */
+/* Which pinned programs are attached right now, by role (a defunct
+ * sockops link counts as detached). */
 void tk_pinned_attached(bool out[TK_NLINKS]);
+/* Where the link of role is pinned. */
+void tk_link_pin_path(char *buf, size_t len, enum tk_link role);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "kernel/sockdiag.h"
+#include "core/exit.h"
 #include "kernel/source.h"
 
 double tk_mono_now(void)
@@ -28,7 +29,7 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	s->enforcer_ok = src->enforcer_ok;
 	err = tk_read_maps(src->fds, s);
 	if (err) {
-		fprintf(stderr, "tcpkeep: cannot read the maps: %s\n", strerror(-err));
+		tk_error("cannot read the maps: %s", strerror(-err));
 		tk_snapshot_free(s);
 		return err;
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/hist.h"
+#include "core/policy.h"
 #include "render/render.h"
 
 #define U(x) ((unsigned long long)(x))
@@ -200,32 +201,19 @@ static void keepalive(FILE *f, const struct tk_snapshot *s)
 
 static void policy(FILE *f, const struct tk_snapshot *s, const bool *ports)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} gauges[] = {
-		{ "tcpkeep_keepalive_idle_seconds", "Keepalive idle time in force per port.",
-		  offsetof(struct tk_policy, idle) },
-		{ "tcpkeep_keepalive_interval_seconds", "Keepalive probe interval per port.",
-		  offsetof(struct tk_policy, intvl) },
-		{ "tcpkeep_keepalive_probes", "Unanswered keepalive probes before the abort.",
-		  offsetof(struct tk_policy, cnt) },
-		{ "tcpkeep_user_timeout_seconds", "TCP_USER_TIMEOUT in force per port "
-		  "(0: the socket's own).", offsetof(struct tk_policy, user_timeout) },
-	};
+	for (int k = 0; k < TK_POL_NKEYS; k++) {
+		const struct tk_policy_field *g = &tk_policy_fields[k];
 
-	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
-		family(f, gauges[g].name, "gauge", gauges[g].help);
+		family(f, g->metric, "gauge", g->help);
 		for (size_t i = 0; i < s->npolicy; i++) {
 			const struct tk_policy_row *p = &s->policy[i];
-			uint32_t v;
 
 			/* an exempt port has no policy in force; a port outside
 			 * --ports has no series of its own to fold into */
 			if (p->pol.off || (ports && !ports[p->port]))
 				continue;
-			memcpy(&v, (const char *)&p->pol + gauges[g].off, sizeof(v));
-			fprintf(f, "%s{port=\"%u\"} %u\n", gauges[g].name, p->port, v);
+			fprintf(f, "%s{port=\"%u\"} %u\n", g->metric, p->port,
+				tk_policy_get(&p->pol, k));
 		}
 	}
 }
@@ -244,8 +232,6 @@ static void label_value(FILE *f, const char *v)
 
 static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_opts *o)
 {
-	static const char *const progs[TK_PROM_PROGS] = { "set_state", "error_report", "sockops",
-							  "set_state_nested" };
 	char num[40];
 
 	family(f, "tcpkeep_missed_events_total", "counter",
@@ -266,8 +252,8 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	fprintf(f, "tcpkeep_maps_bytes %llu\n", U(s->mem_bytes));
 	family(f, "tcpkeep_bpf_program_attached", "gauge",
 	       "1 if the BPF program is attached, 0 if not.");
-	for (int i = 0; i < TK_PROM_PROGS; i++)
-		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", progs[i],
+	for (int i = 0; i < TK_NLINKS; i++)
+		fprintf(f, "tcpkeep_bpf_program_attached{program=\"%s\"} %d\n", tk_links[i].name,
 			o->attached[i] ? 1 : 0);
 	family(f, "tcpkeep_build_info", "gauge", "tcpkeep's version and libbpf's, always 1.");
 	fputs("tcpkeep_build_info{version=\"", f);

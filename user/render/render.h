@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "core/link.h"
 #include "core/snapshot.h"
 
 struct tk_render_opts {
@@ -19,14 +20,10 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 void tk_render_json(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev);
 
-/* Programs whose attachment is exported: set_state, error_report,
- * sockops, set_state_nested, the order of the pinned links (pin.h). */
-#define TK_PROM_PROGS 4
-
 struct tk_prom_opts {
 	const bool *ports;		/* exported ports; the rest fold into "other"; NULL: all */
 	const char *version, *libbpf_version;
-	bool attached[TK_PROM_PROGS];	/* by the order of pin.h's links */
+	bool attached[TK_NLINKS];	/* by role (core/link.h) */
 	double scrape_seconds;
 };
 

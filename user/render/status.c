@@ -12,7 +12,8 @@ int tk_status_code(const struct tk_status *st)
 
 	if (!st->pinned)
 		code = 3;
-	else if (!st->set_state_link || (st->sockops_link && st->sockops_defunct))
+	else if (!st->links[TK_LINK_SET_STATE] ||
+		 (st->links[TK_LINK_SOCKOPS] && st->sockops_defunct))
 		code = 1;
 	/* half-way is neither broken nor absent: say so, and let scripts wait */
 	return code && st->changing ? 4 : code;
@@ -71,20 +72,20 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	if (!st->pinned)
 		return;
 	fprintf(f, "observer:      %s, lifetimes %s (link %u, nested link %u)\n",
-		st->attach_mode, st->lifetimes ? "on" : "off", st->set_state_link,
-		st->nested_link);
-	if (st->error_report_link)
-		fprintf(f, "dead peers:    counted (link %u)\n", st->error_report_link);
+		st->attach_mode, st->lifetimes ? "on" : "off", st->links[TK_LINK_SET_STATE],
+		st->links[TK_LINK_NESTED]);
+	if (st->links[TK_LINK_ERROR_REPORT])
+		fprintf(f, "dead peers:    counted (link %u)\n", st->links[TK_LINK_ERROR_REPORT]);
 	else
 		fprintf(f, "dead peers:    not counted\n");
-	if (!st->sockops_link)
+	if (!st->links[TK_LINK_SOCKOPS])
 		fprintf(f, "enforcer:      off (no policy)\n");
 	else if (st->sockops_defunct)
 		fprintf(f, "enforcer:      DEFUNCT: its cgroup was removed; run tcpkeep pin\n");
 	else
 		fprintf(f, "enforcer:      sockops on %s (cgroup id %llu, link %u); open "
 			"connections %s\n", *st->cgroup ? st->cgroup : "?", U(st->cgroup_id),
-			st->sockops_link, st->existing ? "set by --apply-existing" :
+			st->links[TK_LINK_SOCKOPS], st->existing ? "set by --apply-existing" :
 			"keep their options (needs Linux 5.15)");
 	sum_rows(s, &t);
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
@@ -128,20 +129,18 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	tk_json_kv_string(&j, "observer", st->attach_mode);
 	tk_json_key(&j, "links");
 	tk_json_begin_object(&j);
-	tk_json_kv_u64(&j, "set_state", st->set_state_link);
-	tk_json_kv_u64(&j, "set_state_nested", st->nested_link);
-	tk_json_kv_u64(&j, "error_report", st->error_report_link);
-	tk_json_kv_u64(&j, "sockops", st->sockops_link);
+	for (int i = 0; i < TK_NLINKS; i++)
+		tk_json_kv_u64(&j, tk_links[i].name, st->links[i]);
 	tk_json_end_object(&j);
 	tk_json_key(&j, "capabilities");
 	tk_json_begin_object(&j);
 	tk_json_kv_bool(&j, "lifetimes", st->lifetimes);
-	tk_json_kv_bool(&j, "dead_peers", st->error_report_link);
-	tk_json_kv_bool(&j, "enforcer", st->sockops_link && !st->sockops_defunct);
+	tk_json_kv_bool(&j, "dead_peers", st->links[TK_LINK_ERROR_REPORT]);
+	tk_json_kv_bool(&j, "enforcer", st->links[TK_LINK_SOCKOPS] && !st->sockops_defunct);
 	tk_json_kv_bool(&j, "existing_connections", st->existing);
 	tk_json_end_object(&j);
 	tk_json_key(&j, "cgroup");
-	if (st->sockops_link) {
+	if (st->links[TK_LINK_SOCKOPS]) {
 		tk_json_string(&j, st->cgroup);
 		tk_json_kv_u64(&j, "cgroup_id", st->cgroup_id);
 	} else {
@@ -149,7 +148,7 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 		tk_json_key(&j, "cgroup_id");
 		tk_json_null(&j);
 	}
-	tk_json_kv_bool(&j, "defunct", st->sockops_link && st->sockops_defunct);
+	tk_json_kv_bool(&j, "defunct", st->links[TK_LINK_SOCKOPS] && st->sockops_defunct);
 	tk_json_key(&j, "totals");
 	tk_json_begin_object(&j);
 	tk_json_kv_u64(&j, "transitions", t.transitions);

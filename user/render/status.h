@@ -6,13 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "core/link.h"
 #include "core/snapshot.h"
 
 struct tk_status {
 	bool pinned;
 	const char *pin_dir;
 	const char *attach_mode;	/* "tp_btf", "raw_tp" or "none" */
-	uint32_t set_state_link, error_report_link, sockops_link, nested_link;	/* 0: none */
+	uint32_t links[TK_NLINKS];	/* link ids by role; 0: none */
 	const char *cgroup;		/* sockops cgroup path, "" unknown */
 	uint64_t cgroup_id;
 	bool sockops_defunct;

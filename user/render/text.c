@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/hist.h"
+#include "core/policy.h"
 #include "render/render.h"
 
 static void print_header(FILE *f, const struct tk_snapshot *cur, double dt)
@@ -58,20 +59,38 @@ static void print_row(FILE *f, const struct tk_row *r, const struct tk_row *p, d
 
 void tk_render_policy_text(FILE *f, const struct tk_snapshot *cur)
 {
-	fprintf(f, "keepalive policy  (idle/intvl/user-timeout in seconds)\n");
-	fprintf(f, "%5s %6s %6s %4s %13s\n", "PORT", "IDLE", "INTVL", "CNT", "USER_TIMEOUT");
+	const struct tk_policy_field *fields = tk_policy_fields;
+	const char *sep = "";
+
+	fputs("keepalive policy  (", f);
+	for (int k = 0; k < TK_POL_NKEYS; k++) {
+		if (fields[k].seconds) {
+			fprintf(f, "%s%s", sep, fields[k].key);
+			sep = "/";
+		}
+	}
+	fputs(" in seconds)\n", f);
+	fprintf(f, "%5s", "PORT");
+	for (int k = 0; k < TK_POL_NKEYS; k++)
+		fprintf(f, " %*s", fields[k].width, fields[k].heading);
+	fputc('\n', f);
 	for (size_t i = 0; i < cur->npolicy; i++) {
 		const struct tk_policy_row *p = &cur->policy[i];
 
+		fprintf(f, "%5u", p->port);
 		if (p->pol.off) {
-			fprintf(f, "%5u %6s\n", p->port, "off");
+			fprintf(f, " %*s\n", fields[0].width, "off");
 			continue;
 		}
-		fprintf(f, "%5u %6u %6u %4u ", p->port, p->pol.idle, p->pol.intvl, p->pol.cnt);
-		if (p->pol.user_timeout)
-			fprintf(f, "%13u\n", p->pol.user_timeout);
-		else
-			fprintf(f, "%13s\n", "(socket's)");
+		for (int k = 0; k < TK_POL_NKEYS; k++) {
+			uint32_t v = tk_policy_get(&p->pol, k);
+
+			if (!v && !fields[k].min)	/* left as the socket has it */
+				fprintf(f, " %*s", fields[k].width, "(socket's)");
+			else
+				fprintf(f, " %*u", fields[k].width, v);
+		}
+		fputc('\n', f);
 	}
 }
 

@@ -9,8 +9,6 @@
 #include "render/render.h"
 #include "serve/textfile.h"
 
-_Static_assert(TK_PROM_PROGS == TK_NLINKS, "one exported program per pinned link");
-
 int tk_metrics_body(void *ctx, char **body, size_t *len)
 {
 	const struct tk_metrics *m = ctx;
