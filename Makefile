@@ -68,7 +68,7 @@ $(VMLINUX_H):
 	@echo "tcpkeep: no $(VMLINUX_H) for $(ARCH): run make vmlinux on a $(ARCH) kernel with BTF" >&2
 	@exit 1
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h $(VMLINUX_H) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h include/attrib.h $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp

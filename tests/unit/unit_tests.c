@@ -12,6 +12,7 @@
 #include "core/policy.h"
 #include "render/render.h"
 #include "core/snapshot.h"
+#include "attrib.h"
 
 static int passed, failed;
 
@@ -140,6 +141,122 @@ static void test_snapshot_sort_filter(void)
 	free(ports);
 }
 
+/*
+ * The attribution rule, case by case (attrib.h): what the observer and the
+ * socket dump both decide with. Ephemeral range 32768-60999 unless given.
+ */
+#define EPH_LO 32768
+#define EPH_HI 60999
+
+static const struct attrib_case {
+	const char *what;
+	uint16_t lport, rport;
+	int old, new;		/* a transition; a socket in one state: both */
+	uint16_t lo, hi;	/* ephemeral range */
+	uint16_t port;		/* expected row; 0: unattributed */
+	uint8_t dir;
+} attrib_cases[] = {
+	/* handshakes tell the origin, whatever the ports */
+	{ "listener", 993, 0, TK_CLOSE, TK_LISTEN, EPH_LO, EPH_HI, 993, TK_DIR_IN },
+	{ "listener closing", 993, 0, TK_LISTEN, TK_CLOSE, EPH_LO, EPH_HI, 993, TK_DIR_IN },
+	{ "listener on an ephemeral port", 40000, 0, TK_CLOSE, TK_LISTEN, EPH_LO, EPH_HI,
+	  40000, TK_DIR_IN },
+	{ "listener on port 0", 0, 0, TK_CLOSE, TK_LISTEN, EPH_LO, EPH_HI, 0, 0 },
+	{ "connect, local port not yet chosen", 0, 993, TK_CLOSE, TK_SYN_SENT, EPH_LO, EPH_HI,
+	  993, TK_DIR_OUT },
+	{ "connect from a service port", 143, 993, TK_CLOSE, TK_SYN_SENT, EPH_LO, EPH_HI,
+	  993, TK_DIR_OUT },
+	{ "connect to an ephemeral port", 45000, 40000, TK_SYN_SENT, TK_ESTABLISHED, EPH_LO,
+	  EPH_HI, 40000, TK_DIR_OUT },
+	{ "connect refused", 45000, 993, TK_SYN_SENT, TK_CLOSE, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "connect to port 0", 0, 0, TK_CLOSE, TK_SYN_SENT, EPH_LO, EPH_HI, 0, 0 },
+	{ "accept on a service port", 993, 45000, TK_LISTEN, TK_SYN_RECV, EPH_LO, EPH_HI, 993,
+	  TK_DIR_IN },
+	{ "accept on an ephemeral port", 40000, 45000, TK_LISTEN, TK_SYN_RECV, EPH_LO, EPH_HI,
+	  40000, TK_DIR_IN },
+	{ "accept from a client above the range", 40000, 62000, TK_LISTEN, TK_SYN_RECV, EPH_LO,
+	  EPH_HI, 40000, TK_DIR_IN },
+	/* no origin: the port outside the range is the service */
+	{ "accepted, established", 993, 45000, TK_SYN_RECV, TK_ESTABLISHED, EPH_LO, EPH_HI,
+	  993, TK_DIR_IN },
+	{ "accepted, peer closed", 993, 45000, TK_ESTABLISHED, TK_CLOSE_WAIT, EPH_LO, EPH_HI,
+	  993, TK_DIR_IN },
+	{ "client, closing", 45000, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "client, reset", 45000, 993, TK_ESTABLISHED, TK_CLOSE, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "a socket in TIME_WAIT, client side", 45000, 993, TK_TIME_WAIT, TK_TIME_WAIT, EPH_LO,
+	  EPH_HI, 993, TK_DIR_OUT },
+	{ "both ephemeral, client side", 45000, 40000, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO,
+	  EPH_HI, 0, 0 },
+	{ "both ephemeral, accepted side", 40000, 45000, TK_SYN_RECV, TK_ESTABLISHED, EPH_LO,
+	  EPH_HI, 0, 0 },
+	{ "both ephemeral, at the range's ends", EPH_LO, EPH_HI, TK_ESTABLISHED,
+	  TK_ESTABLISHED, EPH_LO, EPH_HI, 0, 0 },
+	{ "both outside the range: the local one", 993, 1023, TK_ESTABLISHED, TK_CLOSE_WAIT,
+	  EPH_LO, EPH_HI, 993, TK_DIR_IN },
+	{ "both outside, the local one higher", 2049, 1023, TK_ESTABLISHED, TK_CLOSE_WAIT,
+	  EPH_LO, EPH_HI, 2049, TK_DIR_IN },
+	{ "both outside, the local one lower", 800, 2049, TK_ESTABLISHED, TK_FIN_WAIT1,
+	  EPH_LO, EPH_HI, 800, TK_DIR_IN },
+	{ "client above the range", 993, 62000, TK_ESTABLISHED, TK_CLOSE_WAIT, EPH_LO, EPH_HI,
+	  993, TK_DIR_IN },
+	{ "service above the range", 62000, 45000, TK_ESTABLISHED, TK_CLOSE_WAIT, EPH_LO,
+	  EPH_HI, 62000, TK_DIR_IN },
+	{ "local port 1", 1, 45000, TK_ESTABLISHED, TK_ESTABLISHED, EPH_LO, EPH_HI, 1,
+	  TK_DIR_IN },
+	{ "remote port 65535", 45000, 65535, TK_ESTABLISHED, TK_ESTABLISHED, EPH_LO, EPH_HI,
+	  65535, TK_DIR_OUT },
+	/* the range's edges, local side */
+	{ "local eph_lo - 1", EPH_LO - 1, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI,
+	  EPH_LO - 1, TK_DIR_IN },
+	{ "local eph_lo", EPH_LO, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "local eph_hi", EPH_HI, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "local eph_hi + 1", EPH_HI + 1, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI,
+	  EPH_HI + 1, TK_DIR_IN },
+	/* and remote side */
+	{ "remote eph_lo - 1", 45000, EPH_LO - 1, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI,
+	  EPH_LO - 1, TK_DIR_OUT },
+	{ "remote eph_lo", 45000, EPH_LO, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 0, 0 },
+	{ "remote eph_hi", 45000, EPH_HI, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 0, 0 },
+	{ "remote eph_hi + 1", 45000, EPH_HI + 1, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI,
+	  EPH_HI + 1, TK_DIR_OUT },
+	/* a range of one port, and the whole range */
+	{ "one-port range, local in it", 50000, 50001, TK_ESTABLISHED, TK_ESTABLISHED, 50000,
+	  50000, 50001, TK_DIR_OUT },
+	{ "one-port range, remote in it", 50001, 50000, TK_ESTABLISHED, TK_ESTABLISHED, 50000,
+	  50000, 50001, TK_DIR_IN },
+	{ "range 1-65535: only handshakes tell", 993, 45000, TK_ESTABLISHED, TK_ESTABLISHED, 1,
+	  65535, 0, 0 },
+	/* port 0: a port not known */
+	{ "no ports (CLOSE -> CLOSE)", 0, 0, TK_CLOSE, TK_CLOSE, EPH_LO, EPH_HI, 0, 0 },
+	{ "local 0, remote a service", 0, 993, TK_ESTABLISHED, TK_CLOSE, EPH_LO, EPH_HI, 993,
+	  TK_DIR_OUT },
+	{ "local a service, remote 0", 993, 0, TK_ESTABLISHED, TK_CLOSE, EPH_LO, EPH_HI, 993,
+	  TK_DIR_IN },
+	{ "local ephemeral, remote 0", 45000, 0, TK_ESTABLISHED, TK_CLOSE, EPH_LO, EPH_HI, 0, 0 },
+};
+
+static void test_attrib_rule(void)
+{
+	for (size_t i = 0; i < sizeof(attrib_cases) / sizeof(attrib_cases[0]); i++) {
+		const struct attrib_case *c = &attrib_cases[i];
+		struct tk_port_key k = tk_attrib(c->lport, c->rport, tk_origin_of(c->old, c->new),
+						 c->lo, c->hi);
+		bool ok = k.port == c->port && (!c->port || k.dir == c->dir);
+
+		CHECK(ok);
+		if (!ok)
+			fprintf(stderr, "  case \"%s\": got %u/%s, want %u/%s\n", c->what, k.port,
+				tk_dir_name(k.dir), c->port, tk_dir_name(c->dir));
+	}
+	/* the state numbers the rule names are the kernel's */
+	CHECK(TK_ATTRIB_SYN_SENT == TK_SYN_SENT && TK_ATTRIB_LISTEN == TK_LISTEN);
+}
+
 static void test_json(void)
 {
 	struct tk_snapshot s;
@@ -215,6 +332,7 @@ int main(void)
 	test_parse_seconds();
 	test_parse_ports();
 	test_hist();
+	test_attrib_rule();
 	test_totals();
 	test_snapshot_sort_filter();
 	test_json();
