@@ -104,6 +104,14 @@ $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
 
+# the reader against the kernel, batches and key by key (root; no attach)
+$(OUTPUT)/reader_check: tests/reader/reader_check.c $(OUTPUT)/user/kernel/reader.o $(PURE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
+
+# tests/test_reader.py runs it, here and in the guests
+test vmtest: $(OUTPUT)/reader_check
+
 # libFuzzer over the command-line parsers, with ASan and UBSan
 FUZZ_SRCS := $(wildcard user/core/*.c)
 $(OUTPUT)/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(FUZZ_SRCS) $(wildcard user/core/*.h) | $(OUTPUT)
