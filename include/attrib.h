@@ -14,6 +14,7 @@
 
 /* Kernel TCP state numbers the rule looks at (include/net/tcp_states.h). */
 #define TK_ATTRIB_SYN_SENT	2
+#define TK_ATTRIB_SYN_RECV	3
 #define TK_ATTRIB_LISTEN	10
 
 /* What is known of how a socket came to be. */
@@ -24,16 +25,19 @@ enum tk_origin {
 };
 
 /*
- * The origin a state transition shows: a connect passes through SYN_SENT,
- * and an accepted socket is cloned from its listener (LISTEN -> SYN_RECV).
- * For a socket in one state, pass it as both.
+ * The origin a state transition shows: a connect passes through SYN_SENT;
+ * an accepted socket is cloned from its listener (LISTEN -> SYN_RECV) and
+ * completes its handshake from SYN_RECV. (A simultaneous open, SYN_SENT ->
+ * SYN_RECV, is a connect that then looks accepted: rare enough.) For a
+ * socket in one state, pass it as both.
  */
 static inline __attribute__((always_inline))
 enum tk_origin tk_origin_of(int old, int new)
 {
 	if (old == TK_ATTRIB_SYN_SENT || new == TK_ATTRIB_SYN_SENT)
 		return TK_ORIGIN_CONNECTED;
-	if (old == TK_ATTRIB_LISTEN || new == TK_ATTRIB_LISTEN)
+	if (old == TK_ATTRIB_LISTEN || new == TK_ATTRIB_LISTEN ||
+	    old == TK_ATTRIB_SYN_RECV || new == TK_ATTRIB_SYN_RECV)
 		return TK_ORIGIN_ACCEPTED;
 	return TK_ORIGIN_UNKNOWN;
 }

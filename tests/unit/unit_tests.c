@@ -184,9 +184,20 @@ static const struct attrib_case {
 	  40000, TK_DIR_IN },
 	{ "accept from a client above the range", 40000, 62000, TK_LISTEN, TK_SYN_RECV, EPH_LO,
 	  EPH_HI, 40000, TK_DIR_IN },
-	/* no origin: the port outside the range is the service */
 	{ "accepted, established", 993, 45000, TK_SYN_RECV, TK_ESTABLISHED, EPH_LO, EPH_HI,
 	  993, TK_DIR_IN },
+	{ "accepted on an ephemeral port, established", 40000, 45000, TK_SYN_RECV,
+	  TK_ESTABLISHED, EPH_LO, EPH_HI, 40000, TK_DIR_IN },
+	{ "accepted, reset in the handshake", 993, 62000, TK_SYN_RECV, TK_CLOSE, EPH_LO,
+	  EPH_HI, 993, TK_DIR_IN },
+	{ "a request socket (the dump)", 993, 45000, TK_SYN_RECV, TK_SYN_RECV, EPH_LO, EPH_HI,
+	  993, TK_DIR_IN },
+	/* simultaneous open (a self-connect): a connect, then it looks accepted */
+	{ "simultaneous open", 45000, 45000, TK_SYN_SENT, TK_SYN_RECV, EPH_LO, EPH_HI, 45000,
+	  TK_DIR_OUT },
+	{ "simultaneous open, established", 45000, 45000, TK_SYN_RECV, TK_ESTABLISHED, EPH_LO,
+	  EPH_HI, 45000, TK_DIR_IN },
+	/* no origin: the port outside the range is the service */
 	{ "accepted, peer closed", 993, 45000, TK_ESTABLISHED, TK_CLOSE_WAIT, EPH_LO, EPH_HI,
 	  993, TK_DIR_IN },
 	{ "client, closing", 45000, 993, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO, EPH_HI, 993,
@@ -197,7 +208,7 @@ static const struct attrib_case {
 	  EPH_HI, 993, TK_DIR_OUT },
 	{ "both ephemeral, client side", 45000, 40000, TK_ESTABLISHED, TK_FIN_WAIT1, EPH_LO,
 	  EPH_HI, 0, 0 },
-	{ "both ephemeral, accepted side", 40000, 45000, TK_SYN_RECV, TK_ESTABLISHED, EPH_LO,
+	{ "both ephemeral, accepted side", 40000, 45000, TK_ESTABLISHED, TK_CLOSE_WAIT, EPH_LO,
 	  EPH_HI, 0, 0 },
 	{ "both ephemeral, at the range's ends", EPH_LO, EPH_HI, TK_ESTABLISHED,
 	  TK_ESTABLISHED, EPH_LO, EPH_HI, 0, 0 },
@@ -261,7 +272,8 @@ static void test_attrib_rule(void)
 				tk_dir_name(k.dir), c->port, tk_dir_name(c->dir));
 	}
 	/* the state numbers the rule names are the kernel's */
-	CHECK(TK_ATTRIB_SYN_SENT == TK_SYN_SENT && TK_ATTRIB_LISTEN == TK_LISTEN);
+	CHECK(TK_ATTRIB_SYN_SENT == TK_SYN_SENT && TK_ATTRIB_SYN_RECV == TK_SYN_RECV &&
+	      TK_ATTRIB_LISTEN == TK_LISTEN);
 }
 
 static uint32_t diag_states(const struct tk_diag *d, uint16_t port, uint8_t dir,
