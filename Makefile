@@ -68,7 +68,7 @@ $(VMLINUX_H):
 	@echo "tcpkeep: no $(VMLINUX_H) for $(ARCH): run make vmlinux where a kernel of that architecture with BTF runs" >&2
 	@exit 1
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h $(VMLINUX_H) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkeep.bpf.h include/tcpkeep.h include/attrib.h $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
@@ -128,6 +128,14 @@ vmlinux:
 $(OUTPUT)/unit_tests: tests/unit/unit_tests.c $(PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -lm -o $@
+
+# the reader against the kernel, batches and key by key (root; no attach)
+$(OUTPUT)/reader_check: tests/reader/reader_check.c $(OUTPUT)/user/kernel/reader.o $(PURE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
+
+# tests/test_reader.py runs it, here and in the guests
+test vmtest: $(OUTPUT)/reader_check
 
 # libFuzzer targets, with ASan and UBSan: tests/fuzz/fuzz_NAME.c over the
 # pure core, seeded from tests/fuzz/corpus (parsers) and corpus_NAME

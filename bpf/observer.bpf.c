@@ -15,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcpkeep.h"
+#include "attrib.h"
 #include "tcpkeep.bpf.h"
 
 /* The local ephemeral port range, read from ip_local_port_range at load. */
@@ -71,11 +72,6 @@ struct {
 static const struct tk_conn_stats zero_conn;
 static const __u64 zero_u64;
 
-static __always_inline bool is_ephemeral(__u16 port)
-{
-	return port >= eph_lo && port <= eph_hi;
-}
-
 /*
  * Socket fields: tp_btf gets a BTF pointer the program may load from
  * directly; raw_tp gets a plain address that needs bpf_probe_read. Direct
@@ -108,33 +104,22 @@ static __always_inline __u16 local_port(const struct sock *sk, const bool btf)
 }
 
 /*
- * Service port and direction of a socket we hold no storage for: one that
+ * Service port and direction of a socket we hold no slot for: one that
  * existed before tcpkeep attached, or any socket under the raw_tp
- * fallback. Handshake states tell the direction; after that the side
- * whose port is outside the ephemeral range is the service.
+ * fallback. The rule is tk_attrib() (attrib.h), shared with the socket
+ * dump; port 0: none.
  */
-static __always_inline bool port_rule(const struct sock *sk, int old, int new,
-				      struct tk_port_key *key, const bool btf)
+static __always_inline struct tk_port_key port_rule(const struct sock *sk, int old, int new,
+						    const bool btf)
 {
+	enum tk_origin origin = tk_origin_of(old, new);
 	__u16 dport = bpf_ntohs(SK_FIELD(btf, sk, __sk_common.skc_dport));
-	__u16 sport;
+	__u16 sport = 0;
 
-	if (old == TCP_SYN_SENT || new == TCP_SYN_SENT) {
-		key->port = dport;	/* the local port may still be 0 */
-		key->dir = TK_DIR_OUT;
-		return dport != 0;
-	}
-	sport = local_port(sk, btf);
-	if (old == TCP_LISTEN || new == TCP_LISTEN || (!is_ephemeral(sport) && sport)) {
-		key->port = sport;
-		key->dir = TK_DIR_IN;
-	} else if (!is_ephemeral(dport) && dport) {
-		key->port = dport;
-		key->dir = TK_DIR_OUT;
-	} else {
-		return false;
-	}
-	return key->port != 0;
+	/* a connecting socket's local port is not needed (and may be 0) */
+	if (origin != TK_ORIGIN_CONNECTED)
+		sport = local_port(sk, btf);
+	return tk_attrib(sport, dport, origin, eph_lo, eph_hi);
 }
 
 /*
@@ -290,8 +275,8 @@ static __always_inline int handle_set_state(struct sock *sk, int old, int new,
 	if (s) {
 		key.port = s->port;
 		key.dir = s->dir;
-	} else if (!port_rule(sk, old, new, &key, btf)) {
-		key.port = 0;
+	} else {
+		key = port_rule(sk, old, new, btf);
 	}
 	if (first && id)
 		s = slot_start(id, new, &key);
@@ -332,8 +317,10 @@ static __always_inline int handle_error_report(struct sock *sk, const bool btf)
 	if (s) {
 		key.port = s->port;
 		key.dir = s->dir;
-	} else if (!port_rule(sk, TCP_ESTABLISHED, TCP_ESTABLISHED, &key, btf)) {
-		return 0;
+	} else {
+		key = port_rule(sk, TCP_ESTABLISHED, TCP_ESTABLISHED, btf);
+		if (!key.port)
+			return 0;
 	}
 	st = tk_lookup_or_init(&conns, &key, &zero_conn);
 	if (st)

@@ -27,57 +27,197 @@ static int values_per_key_of(const struct bpf_map_info *info)
 	return 1;
 }
 
-static int values_per_key(int fd)
+/* the kernel's own "not supported", which some map types return as is */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+/* A batch's values take at most this much memory, whatever the CPUs. */
+#define BATCH_BYTES	(1 << 20)
+#define BATCH_MAX	256
+/* Retries of a batch whose bucket a BPF program holds locked on this CPU. */
+#define BATCH_BUSY_TRIES 3
+
+typedef int (*elem_fn)(struct tk_snapshot *s, const void *key, const void *val);
+
+/*
+ * A hash map being read: its layout, and a buffer for one value. Per-CPU
+ * values are arrays of u64 counters (all of tcpkeep's are), summed over
+ * the CPUs before fn sees them; a per-CPU copy is value_size rounded up
+ * to 8 bytes.
+ */
+struct hash_read {
+	int fd;
+	__u32 key_sz, val_sz, max_entries;
+	int ncpu;		/* values per key */
+	size_t stride;		/* bytes of one key's values */
+	void *sum;
+	elem_fn fn;
+	struct tk_snapshot *s;
+};
+
+static int hash_open(struct hash_read *h, int fd, size_t key_sz, size_t val_sz, elem_fn fn,
+		     struct tk_snapshot *s)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int err = bpf_obj_get_info_by_fd(fd, &info, &len);
 
-	return err ? err : values_per_key_of(&info);
+	if (err)
+		return err;
+	/* a map pinned by another version of tcpkeep is not read as ours */
+	if (info.key_size != key_sz || info.value_size != val_sz)
+		return -EPROTO;
+	h->fd = fd;
+	h->key_sz = info.key_size;
+	h->val_sz = info.value_size;
+	h->max_entries = info.max_entries;
+	h->ncpu = values_per_key_of(&info);
+	if (h->ncpu < 1)
+		return h->ncpu < 0 ? h->ncpu : -EINVAL;
+	if (h->ncpu > 1 && val_sz % sizeof(uint64_t))
+		return -EINVAL;
+	h->stride = h->ncpu > 1 ? (size_t)h->ncpu * val_sz : val_sz;
+	h->fn = fn;
+	h->s = s;
+	h->sum = malloc(val_sz);
+	return h->sum ? 0 : -ENOMEM;
 }
 
-/*
- * Walk a hash whose values are arrays of u64, per CPU or shared, calling
- * fn with the key and the values (summed over CPUs).
- */
-static int walk_counters(int fd, size_t key_sz, size_t nvals,
-			 int (*fn)(struct tk_snapshot *, const void *, const uint64_t *),
-			 struct tk_snapshot *s)
+/* Hand one element to fn, its per-CPU values summed. */
+static int hash_elem(struct hash_read *h, const void *key, const void *vals)
 {
-	int ncpu = values_per_key(fd);
+	if (h->ncpu == 1)
+		return h->fn(h->s, key, vals);
+	sum_percpu(vals, h->ncpu, h->val_sz / sizeof(uint64_t), h->sum);
+	return h->fn(h->s, key, h->sum);
+}
+
+/* The fallback: two syscalls per key. */
+static int hash_walk(struct hash_read *h)
+{
 	char key[32], next[32];
-	uint64_t *sum = NULL;
-	void *vals = NULL;
+	void *vals = malloc(h->stride);
 	void *prev = NULL;
 	int err = 0;
 
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu, nvals * sizeof(uint64_t));
-	sum = calloc(nvals, sizeof(uint64_t));
-	if (!vals || !sum) {
-		err = -ENOMEM;
-		goto out;
+	if (!vals)
+		return -ENOMEM;
+	if (h->key_sz > sizeof(key)) {
+		free(vals);
+		return -EINVAL;
 	}
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, key_sz);
+	while (bpf_map_get_next_key(h->fd, prev, next) == 0) {
+		memcpy(key, next, h->key_sz);
 		prev = key;
-		if (bpf_map_lookup_elem(fd, key, vals))
+		if (bpf_map_lookup_elem(h->fd, key, vals))
 			continue;	/* deleted under us */
-		sum_percpu(vals, ncpu, nvals, sum);
-		err = fn(s, key, sum);
+		err = hash_elem(h, key, vals);
 		if (err)
 			break;
 	}
-out:
 	free(vals);
-	free(sum);
 	return err;
 }
 
-static int add_transition(struct tk_snapshot *s, const void *k, const uint64_t *v)
+/*
+ * One syscall per batch of keys (Linux 5.6+). -EOPNOTSUPP when the kernel
+ * has no batch reads for the map, before anything was read: then walk it.
+ */
+static int hash_batch(struct hash_read *h, unsigned int *calls)
+{
+	__u32 cap = BATCH_BYTES / h->stride, in_tok = 0, out_tok = 0, busy = 0;
+	void *keys = NULL, *vals = NULL;
+	bool first = true;
+	int err = 0;
+
+	cap = cap < 1 ? 1 : cap > BATCH_MAX ? BATCH_MAX : cap;
+	for (;;) {
+		__u32 n = cap;
+
+		if (!keys) {
+			keys = malloc((size_t)cap * h->key_sz);
+			vals = malloc((size_t)cap * h->stride);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		/* hash maps take a u32 bucket number as the batch token */
+		err = bpf_map_lookup_batch(h->fd, first ? NULL : &in_tok, &out_tok, keys, vals,
+					   &n, NULL);
+		if (err && err != -ENOENT) {
+			if (first && (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP)) {
+				err = -EOPNOTSUPP;
+				break;
+			}
+			/* one bucket holds more keys than fit: take more at once */
+			if (err == -ENOSPC && cap < h->max_entries) {
+				cap *= 2;
+				free(keys);
+				free(vals);
+				keys = vals = NULL;
+				continue;
+			}
+			if (err == -EBUSY && ++busy < BATCH_BUSY_TRIES)
+				continue;
+			break;
+		}
+		(*calls)++;
+		for (__u32 i = 0; i < n && i < cap; i++) {
+			int e = hash_elem(h, (char *)keys + (size_t)i * h->key_sz,
+					  (char *)vals + (size_t)i * h->stride);
+
+			if (e) {
+				err = e;
+				goto out;
+			}
+		}
+		if (err == -ENOENT) {	/* the last batch */
+			err = 0;
+			break;
+		}
+		if (!n) {		/* no progress: never loop on it */
+			err = -EPROTO;
+			break;
+		}
+		in_tok = out_tok;
+		first = false;
+		busy = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Read a hash map: in batches, or key by key where the kernel cannot. */
+static int read_hash(int fd, size_t key_sz, size_t val_sz, elem_fn fn, struct tk_snapshot *s,
+		     unsigned int flags, struct tk_read_stats *st)
+{
+	struct hash_read h = {};
+	unsigned int calls = 0;
+	int err = hash_open(&h, fd, key_sz, val_sz, fn, s);
+
+	if (!err) {
+		err = flags & TK_READ_NO_BATCH ? -EOPNOTSUPP : hash_batch(&h, &calls);
+		if (err == -EOPNOTSUPP) {
+			err = hash_walk(&h);
+			if (st)
+				st->walked++;
+		} else if (st) {
+			st->batched++;
+			st->batch_calls += calls;
+		}
+	}
+	free(h.sum);
+	return err;
+}
+
+static int add_transition(struct tk_snapshot *s, const void *k, const void *v)
 {
 	const struct tk_trans_key *key = k;
+	uint64_t n;
 	struct tk_row *r;
 
 	if (key->from >= TK_NSTATES || key->to >= TK_NSTATES)
@@ -85,14 +225,15 @@ static int add_transition(struct tk_snapshot *s, const void *k, const uint64_t *
 	r = tk_snapshot_row(s, key->port, key->dir);
 	if (!r)
 		return -ENOMEM;
-	r->trans[key->from][key->to] += v[0];
+	memcpy(&n, v, sizeof(n));
+	r->trans[key->from][key->to] += n;
 	return 0;
 }
 
-static int add_conn(struct tk_snapshot *s, const void *k, const uint64_t *v)
+static int add_conn(struct tk_snapshot *s, const void *k, const void *v)
 {
 	const struct tk_port_key *key = k;
-	const struct tk_conn_stats *st = (const void *)v;
+	const struct tk_conn_stats *st = v;
 	struct tk_row *r = tk_snapshot_row(s, key->port, key->dir);
 
 	if (!r)
@@ -103,10 +244,10 @@ static int add_conn(struct tk_snapshot *s, const void *k, const uint64_t *v)
 	return 0;
 }
 
-static int add_ka(struct tk_snapshot *s, const void *k, const uint64_t *v)
+static int add_ka(struct tk_snapshot *s, const void *k, const void *v)
 {
 	const struct tk_port_key *key = k;
-	const struct tk_ka_stats *st = (const void *)v;
+	const struct tk_ka_stats *st = v;
 	struct tk_row *r = tk_snapshot_row(s, key->port, key->dir);
 
 	if (!r)
@@ -116,25 +257,16 @@ static int add_ka(struct tk_snapshot *s, const void *k, const uint64_t *v)
 	return 0;
 }
 
-static int read_policy(int fd, struct tk_snapshot *s)
+static int add_policy(struct tk_snapshot *s, const void *k, const void *v)
 {
-	__u16 key, cur;
-	struct tk_policy pol;
-	bool first = true;
+	struct tk_policy_row *rows = realloc(s->policy, (s->npolicy + 1) * sizeof(*rows));
 
-	while (bpf_map_get_next_key(fd, first ? NULL : &cur, &key) == 0) {
-		struct tk_policy_row *rows;
-
-		first = false;
-		cur = key;
-		if (bpf_map_lookup_elem(fd, &key, &pol))
-			continue;
-		rows = realloc(s->policy, (s->npolicy + 1) * sizeof(*rows));
-		if (!rows)
-			return -ENOMEM;
-		s->policy = rows;
-		s->policy[s->npolicy++] = (struct tk_policy_row){ key, pol };
-	}
+	if (!rows)
+		return -ENOMEM;
+	s->policy = rows;
+	memcpy(&rows[s->npolicy].port, k, sizeof(rows[s->npolicy].port));
+	memcpy(&rows[s->npolicy].pol, v, sizeof(rows[s->npolicy].pol));
+	s->npolicy++;
 	return 0;
 }
 
@@ -193,22 +325,26 @@ static void read_memory(const struct tk_fds *fds, struct tk_snapshot *s)
 	}
 }
 
-int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
+int tk_read_maps_how(const struct tk_fds *fds, struct tk_snapshot *s, unsigned int flags,
+		     struct tk_read_stats *st)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	int err = 0;
 
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (fds->transitions >= 0)
-		err = walk_counters(fds->transitions, sizeof(struct tk_trans_key), 1,
-				  add_transition, s);
+		err = read_hash(fds->transitions, sizeof(struct tk_trans_key), sizeof(__u64),
+				add_transition, s, flags, st);
 	if (!err && fds->conns >= 0)
-		err = walk_counters(fds->conns, sizeof(struct tk_port_key),
-				  sizeof(struct tk_conn_stats) / sizeof(uint64_t), add_conn, s);
+		err = read_hash(fds->conns, sizeof(struct tk_port_key),
+				sizeof(struct tk_conn_stats), add_conn, s, flags, st);
 	if (!err && fds->ka_stats >= 0)
-		err = walk_counters(fds->ka_stats, sizeof(struct tk_port_key),
-				  sizeof(struct tk_ka_stats) / sizeof(uint64_t), add_ka, s);
+		err = read_hash(fds->ka_stats, sizeof(struct tk_port_key),
+				sizeof(struct tk_ka_stats), add_ka, s, flags, st);
 	if (!err && fds->policy >= 0) {
-		err = read_policy(fds->policy, s);
+		err = read_hash(fds->policy, sizeof(__u16), sizeof(struct tk_policy), add_policy,
+				s, flags, st);
 		qsort(s->policy, s->npolicy, sizeof(*s->policy), policy_cmp);
 	}
 	if (err)
@@ -247,4 +383,9 @@ int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
 			s->recursion_misses += info.recursion_misses;
 	}
 	return 0;
+}
+
+int tk_read_maps(const struct tk_fds *fds, struct tk_snapshot *s)
+{
+	return tk_read_maps_how(fds, s, 0, NULL);
 }

@@ -2,7 +2,7 @@
 /*
  * Current socket states from a sock_diag dump, as ss(8) gets them. The
  * tracepoint cannot give these: full sockets never report TIME_WAIT (a
- * separate mini-socket holds it).
+ * separate mini-socket holds it). Parsing and attribution are core/diag.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,39 +10,50 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+#include "core/diag.h"
 #include "kernel/sockdiag.h"
 
-#define DUMP_BUF		32768
+/* netlink sends a dump in datagrams of at most 32 KiB */
+#define DUMP_BUF	32768
+/* dumps interrupted by a change before giving up */
+#define DUMP_TRIES	3
+/* a reply that does not come; the kernel answers a dump at once */
+#define DUMP_TIMEOUT_S	5
 
-struct sock_entry {
-	uint16_t lport, rport;
-	uint8_t state;
+struct dumper {
+	int fd;
+	uint32_t pid;		/* our port id: the kernel's replies carry it */
+	uint32_t seq;		/* of the last request */
+	char *buf;
 };
 
-struct sock_list {
-	struct sock_entry *v;
-	size_t n, cap;
-};
-
-static int list_add(struct sock_list *l, uint16_t lport, uint16_t rport, uint8_t state)
+static int dump_open(struct dumper *dp)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct sock_entry *v = realloc(l->v, cap * sizeof(*v));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct timeval tv = { .tv_sec = DUMP_TIMEOUT_S };
+	socklen_t len = sizeof(sa);
 
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = (struct sock_entry){ lport, rport, state };
+	dp->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (dp->fd < 0)
+		return -errno;
+	/* nl_pid 0: the kernel picks our port id; read it back to check replies */
+	if (bind(dp->fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(dp->fd, (struct sockaddr *)&sa, &len) ||
+	    setsockopt(dp->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	if (len != sizeof(sa) || sa.nl_family != AF_NETLINK)
+		return -EPROTO;
+	dp->pid = sa.nl_pid;
 	return 0;
 }
 
-static int dump_family(int fd, int family, struct sock_list *l, char *buf, size_t buflen)
+/* One dump of the TCP sockets of a family in the given states into d. */
+static int dump(struct dumper *dp, struct tk_diag *d, uint8_t family, uint32_t states,
+		bool *intr)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -52,103 +63,103 @@ static int dump_family(int fd, int family, struct sock_list *l, char *buf, size_
 			.nlmsg_len = sizeof(msg),
 			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = ++dp->seq,
 		},
 		.req = {
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = ~0U,	/* TIME_WAIT and request sockets too */
+			.idiag_states = states,
 		},
 	};
-	if (send(fd, &msg, sizeof(msg), 0) < 0)
+	struct tk_diag_expect x = { .pid = dp->pid, .seq = dp->seq, .family = family };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+	if (sendto(dp->fd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t len = recv(fd, buf, buflen, 0);
-		struct nlmsghdr *h;
+		struct sockaddr_nl from;
+		struct iovec iov = { .iov_base = dp->buf, .iov_len = DUMP_BUF };
+		struct msghdr mh = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+		};
+		ssize_t n = recvmsg(dp->fd, &mh, 0);
+		int err;
 
-		if (len < 0) {
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 		}
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-			struct inet_diag_msg *d = NLMSG_DATA(h);
-			int err;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		if (mh.msg_namelen != sizeof(from) || from.nl_pid != 0)
+			continue;	/* not from the kernel */
+		err = tk_diag_parse(d, dp->buf, (size_t)n, &x, intr);
+		if (err)
+			return err < 0 ? err : 0;
+	}
+}
 
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
+/*
+ * The whole dump: listeners first, so that every socket accepted from one
+ * is known as such, then the rest, each family in turn.
+ */
+static int dump_all(struct dumper *dp, struct tk_diag *d, bool *intr)
+{
+	const uint32_t listen = 1u << TK_LISTEN;
+	const uint8_t families[] = { AF_INET, AF_INET6 };
+	const uint32_t states[] = { listen, ~listen };
 
-				return e->error ? e->error : -EIO;
-			}
-			err = list_add(l, ntohs(d->id.idiag_sport), ntohs(d->id.idiag_dport),
-				       d->idiag_state);
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t f = 0; f < 2; f++) {
+			int err = dump(dp, d, families[f], states[s], intr);
+
+			/* a kernel built without IPv6 has no handler for it */
+			if (err == -ENOENT && families[f] == AF_INET6)
+				err = 0;
 			if (err)
 				return err;
 		}
 	}
+	return 0;
 }
 
-static bool is_eph(uint16_t p, uint16_t lo, uint16_t hi)
+int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi,
+		       const bool *ports)
 {
-	return p >= lo && p <= hi;
-}
-
-int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi)
-{
-	struct sock_list l = {};
-	bool *listening = NULL;
-	char *buf;
-	int fd, err;
-
 	/* callers may run in several threads (the HTTP endpoint): no statics */
-	buf = malloc(DUMP_BUF);
-	if (!buf)
+	struct dumper dp = { .fd = -1 };
+	struct tk_diag *d = malloc(sizeof(*d));
+	int err;
+
+	if (!d)
 		return -ENOMEM;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	err = dump_family(fd, AF_INET, &l, buf, DUMP_BUF);
-	if (!err)
-		err = dump_family(fd, AF_INET6, &l, buf, DUMP_BUF);
-	close(fd);
-	free(buf);
-	listening = calloc(TK_PORTS, sizeof(*listening));
-	if (!err && !listening)
+	err = tk_diag_init(d, eph_lo, eph_hi, ports);
+	dp.buf = malloc(DUMP_BUF);
+	if (!err && !dp.buf)
 		err = -ENOMEM;
-	if (err)
-		goto out;
+	if (!err)
+		err = dump_open(&dp);
+	/* an interrupted dump may count a socket twice or miss it: redo it */
+	for (int try = 0; !err && try < DUMP_TRIES; try++) {
+		bool intr = false;
 
-	for (size_t i = 0; i < l.n; i++)
-		if (l.v[i].state == TK_LISTEN)
-			listening[l.v[i].lport] = true;
-	/*
-	 * Attribution: a listener and any socket on a listening local port is
-	 * "in" under that port; a socket from an ephemeral local port is "out"
-	 * under the remote port; what is left (a service port whose listener
-	 * has gone, e.g. TIME_WAIT after a restart) is "in" under the local port.
-	 */
-	for (size_t i = 0; i < l.n; i++) {
-		struct sock_entry *e = &l.v[i];
-		uint8_t state = e->state == TK_NEW_SYN_RECV ? TK_SYN_RECV : e->state;
-		struct tk_row *r;
-
-		if (listening[e->lport] || !is_eph(e->lport, eph_lo, eph_hi))
-			r = tk_snapshot_row(s, e->lport, TK_DIR_IN);
-		else
-			r = tk_snapshot_row(s, e->rport, TK_DIR_OUT);
-		if (!r) {
-			err = -ENOMEM;
-			goto out;
-		}
-		if (state < TK_NSTATES)
-			r->states[state]++;
+		tk_diag_reset(d);
+		err = dump_all(&dp, d, &intr);
+		if (!err && !intr)
+			break;
+		if (!err && try == DUMP_TRIES - 1)
+			err = -EAGAIN;
 	}
-	s->states_ok = true;
-out:
-	free(listening);
-	free(l.v);
+	if (!err)
+		err = tk_diag_merge(d, s);
+	if (!err)
+		s->states_ok = true;
+	if (dp.fd >= 0)
+		close(dp.fd);
+	free(dp.buf);
+	tk_diag_free(d);
+	free(d);
 	return err;
 }

@@ -34,7 +34,7 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 		return err;
 	}
 	/* a failed dump leaves states_ok false: the view says so */
-	tk_sockdiag_states(s, src->eph_lo, src->eph_hi);
+	tk_sockdiag_states(s, src->eph_lo, src->eph_hi, ports);
 	tk_snapshot_filter(s, ports);
 	err = tk_snapshot_sort(s, prev);
 	if (err) {

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* A sock_diag dump's replies in, rows of current states out, by the attribution rule. */
+#ifndef TK_DIAG_H
+#define TK_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/snapshot.h"
+
+/*
+ * Rows a dump may make. A snapshot row takes about 2.5 KiB: a host that
+ * holds sockets to tens of thousands of ports (a port scan) gets no
+ * current states rather than hundreds of megabytes of them.
+ */
+#define TK_DIAG_MAX_ROWS 16384
+
+struct tk_diag_row {
+	uint16_t port;
+	uint8_t dir;			/* enum tk_direction */
+	uint32_t states[TK_NSTATES];	/* sockets in each state */
+};
+
+/*
+ * The sockets of one dump. Pure: the kernel layer (kernel/sockdiag.c)
+ * reads the replies, this parses and attributes them.
+ */
+struct tk_diag {
+	uint16_t eph_lo, eph_hi;	/* the local ephemeral port range */
+	const bool *ports;		/* rows to make; NULL: all */
+	uint8_t listening[TK_PORTS / 8];	/* local ports with a listener */
+	uint16_t *index;		/* (port << 1 | dir) -> 1 + rows[i]; 0: none */
+	struct tk_diag_row *rows;
+	size_t nrows, cap;
+	uint64_t unattributed;		/* sockets the rule gives no row */
+};
+
+/* 0, or -ENOMEM. */
+int tk_diag_init(struct tk_diag *d, uint16_t eph_lo, uint16_t eph_hi, const bool *ports);
+/* Forget every socket, for a new dump. */
+void tk_diag_reset(struct tk_diag *d);
+void tk_diag_free(struct tk_diag *d);
+
+/*
+ * Count one socket (kernel TCP state; request sockets count as SYN_RECV)
+ * under its row. A socket on a local port with a listener was accepted
+ * from it: add every listener before the other sockets. 0, -ENOMEM, or
+ * -E2BIG past TK_DIAG_MAX_ROWS rows.
+ */
+int tk_diag_add(struct tk_diag *d, uint16_t lport, uint16_t rport, unsigned int state);
+
+/* What the replies to one dump request carry. */
+struct tk_diag_expect {
+	uint32_t pid;		/* our netlink port id */
+	uint32_t seq;		/* the request's sequence number */
+	uint8_t family;		/* AF_INET or AF_INET6 */
+};
+
+/*
+ * One datagram (4-byte aligned) of the replies to a dump request: add its
+ * sockets. Messages of other requests (port id, sequence number) are
+ * skipped. *intr is set when the kernel flags the dump interrupted by a
+ * change (NLM_F_DUMP_INTR): its sockets may be counted twice or not at
+ * all. Returns 1 at the dump's end, 0 when more is to come, or a negative
+ * errno: the kernel's error, -EPROTO for a truncated or malformed
+ * message, or tk_diag_add's.
+ */
+int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
+		  const struct tk_diag_expect *x, bool *intr);
+
+/* Add the rows' states to the snapshot's rows; 0 or -ENOMEM. */
+int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s);
+
+#endif
