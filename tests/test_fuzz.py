@@ -9,26 +9,20 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from conftest import ROOT
 
 
-def test_parsers_survive_fuzzing(tmp_path):
-    binary = os.path.join(ROOT, "build", "fuzz_parsers")
+@pytest.mark.parametrize("fuzzer,corpus_dir,max_len", [
+    ("fuzz_parsers", "corpus", 128),
+    ("fuzz_json", "corpus_json", 256),
+])
+def test_survives_fuzzing(tmp_path, fuzzer, corpus_dir, max_len):
+    binary = os.path.join(ROOT, "build", fuzzer)
     corpus = tmp_path / "corpus"
-    shutil.copytree(os.path.join(ROOT, "tests", "fuzz", "corpus"), corpus)
-    p = subprocess.run([binary, "-runs=100000", "-max_len=128", "-seed=1",
-                        f"-artifact_prefix={tmp_path}/", str(corpus)],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert "Done 100000 runs" in p.stderr
-    assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("leak-*"))
-
-
-def test_json_writer_survives_fuzzing(tmp_path):
-    binary = os.path.join(ROOT, "build", "fuzz_json")
-    corpus = tmp_path / "corpus"
-    shutil.copytree(os.path.join(ROOT, "tests", "fuzz", "corpus_json"), corpus)
-    p = subprocess.run([binary, "-runs=100000", "-max_len=256", "-seed=1",
+    shutil.copytree(os.path.join(ROOT, "tests", "fuzz", corpus_dir), corpus)
+    p = subprocess.run([binary, "-runs=100000", f"-max_len={max_len}", "-seed=1",
                         f"-artifact_prefix={tmp_path}/", str(corpus)],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
