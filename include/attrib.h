@@ -12,11 +12,6 @@
 #endif
 #include "tcpkeep.h"
 
-/* Kernel TCP state numbers the rule looks at (include/net/tcp_states.h). */
-#define TK_ATTRIB_SYN_SENT	2
-#define TK_ATTRIB_SYN_RECV	3
-#define TK_ATTRIB_LISTEN	10
-
 /* What is known of how a socket came to be. */
 enum tk_origin {
 	TK_ORIGIN_UNKNOWN = 0,	/* nothing: its ports tell */
@@ -34,10 +29,10 @@ enum tk_origin {
 static inline __attribute__((always_inline))
 enum tk_origin tk_origin_of(int old, int new)
 {
-	if (old == TK_ATTRIB_SYN_SENT || new == TK_ATTRIB_SYN_SENT)
+	if (old == TK_SYN_SENT || new == TK_SYN_SENT)
 		return TK_ORIGIN_CONNECTED;
-	if (old == TK_ATTRIB_LISTEN || new == TK_ATTRIB_LISTEN ||
-	    old == TK_ATTRIB_SYN_RECV || new == TK_ATTRIB_SYN_RECV)
+	if (old == TK_LISTEN || new == TK_LISTEN ||
+	    old == TK_SYN_RECV || new == TK_SYN_RECV)
 		return TK_ORIGIN_ACCEPTED;
 	return TK_ORIGIN_UNKNOWN;
 }

@@ -32,6 +32,16 @@
 /* Kernel TCP states go up to TCP_BOUND_INACTIVE (13) in 6.5+. */
 #define TK_NSTATES	16
 
+/*
+ * Kernel TCP state numbers (include/net/tcp_states.h), the from and to of
+ * a transition key, named for user space and the rule in attrib.h.
+ */
+enum tk_tcp_state {
+	TK_ESTABLISHED = 1, TK_SYN_SENT, TK_SYN_RECV, TK_FIN_WAIT1, TK_FIN_WAIT2,
+	TK_TIME_WAIT, TK_CLOSE, TK_CLOSE_WAIT, TK_LAST_ACK, TK_LISTEN, TK_CLOSING,
+	TK_NEW_SYN_RECV, TK_BOUND_INACTIVE,
+};
+
 enum tk_direction {
 	TK_DIR_IN = 0,	/* accepted: counted under the local port */
 	TK_DIR_OUT = 1,	/* initiated: counted under the remote port */

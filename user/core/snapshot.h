@@ -17,13 +17,6 @@
 /* the big host the maps' memory is also given for */
 #define TK_MEM_BIG_HOST 128
 
-/* Kernel TCP state numbers (include/net/tcp_states.h). */
-enum tk_tcp_state {
-	TK_ESTABLISHED = 1, TK_SYN_SENT, TK_SYN_RECV, TK_FIN_WAIT1, TK_FIN_WAIT2,
-	TK_TIME_WAIT, TK_CLOSE, TK_CLOSE_WAIT, TK_LAST_ACK, TK_LISTEN, TK_CLOSING,
-	TK_NEW_SYN_RECV, TK_BOUND_INACTIVE,
-};
-
 /* The last state a socket dump reports (request sockets count as SYN_RECV). */
 #define TK_LAST_DUMP_STATE TK_CLOSING
 
