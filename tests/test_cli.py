@@ -169,6 +169,51 @@ def test_help_has_usage_and_examples():
     assert "usage: tcpkeep" in p.stdout and "examples:" in p.stdout
 
 
+COMMANDS = ["run", "pin", "unpin", "status", "top", "policy", "metrics"]
+
+
+def help_of(*args):
+    p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and not p.stderr, (args, p.returncode, p.stderr)
+    return p.stdout
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_command_has_help_with_examples(cmd):
+    """`tcpkeep help CMD`, `CMD -h` and `CMD --help` all print that command's
+    help, on stdout, exit 0, with its usage and an example of it, and no
+    other command's usage."""
+    asked = [("help", cmd), (cmd, "-h"), (cmd, "--help")]
+    if cmd == "policy":
+        asked += [("policy", "set", "-h"), ("policy", "list", "--help")]
+    texts = {a: help_of(*a) for a in asked}
+    full = help_of("help")
+    for a, text in texts.items():
+        usage = [l for l in text.splitlines() if l.lstrip().startswith(("usage:", "tcpkeep "))]
+        assert usage and all(f"tcpkeep {cmd}" in l or (cmd == "run" and "[run]" in l)
+                             for l in usage), (a, usage)
+        examples = text.split("\nexamples:\n", 1)[1].splitlines()
+        assert any(f"tcpkeep {cmd}" in e or (cmd == "run" and e.startswith("  sudo tcpkeep"))
+                   for e in examples), (a, examples)
+        assert len(text) < len(full)
+    # -h after the command's own options still helps with that command
+    if cmd in ("run", "top"):
+        assert help_of(cmd, "-i", "2", "-h") == texts[("help", cmd)]
+
+
+def test_help_lines_fit_80_columns():
+    for args in [("help",)] + [("help", c) for c in COMMANDS]:
+        long = [l for l in help_of(*args).splitlines() if len(l) > 80]
+        assert not long, (args, long)
+
+
+def test_help_for_what_is_not_a_command_is_bad_usage():
+    for args, token in [(("help", "bogus"), "bogus"), (("help", "pin", "x"), "x")]:
+        p = subprocess.run([TCPKEEP, *args], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and not p.stdout
+        assert len(p.stderr.splitlines()) == 1 and token in p.stderr
+
+
 def test_not_root_is_one_clear_line():
     nobody = 65534
     if os.geteuid() != 0:

@@ -1231,7 +1231,7 @@ static void test_policy_help(void)
 	size_t len = 0, n = 1;
 	FILE *f = open_memstream(&help, &len);
 
-	tk_usage(f);
+	tk_usage(f, NULL);
 	fclose(f);
 	tk_policy_defaults(t);
 	for (int k = 0; k < TK_POL_NKEYS; k++) {

@@ -26,7 +26,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int cmd_help(struct tk_opts *o)
 {
-	tk_usage(stdout);
+	tk_usage(stdout, o->help_topic);
 	return TK_EXIT_OK;
 }
 

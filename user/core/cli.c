@@ -9,83 +9,183 @@
 #include "core/parse.h"
 #include "core/snapshot.h"
 
-void tk_usage(FILE *f)
-{
-	fputs(
-"tcpkeep: count TCP state transitions per service port and force keepalive\n"
-"\n"
-"usage: tcpkeep [run] [-i SEC] [-c N] [-p LIST] [--json] [POLICY]\n"
-"       tcpkeep pin [POLICY]\n"
-"       tcpkeep unpin\n"
-"       tcpkeep status [--json]\n"
-"       tcpkeep top [-i SEC] [-c N] [-p LIST] [--json]\n"
-"       tcpkeep policy list [--json]\n"
-"       tcpkeep policy set SPEC... [--apply-existing]\n"
-"       tcpkeep policy del PORTS...\n"
-"       tcpkeep metrics [--textfile FILE [-i SEC]] [--listen ADDR:PORT] [--ports LIST]\n"
-"\n"
-"commands:\n"
-"  run      attach, show a live view until Ctrl-C or SIGTERM, detach (default)\n"
-"  pin      attach and pin under /sys/fs/bpf/tcpkeep, apply the policy to\n"
-"           existing connections, exit; safe to repeat (updates the policy)\n"
-"  unpin    detach everything pinned and remove the pins\n"
-"  status   pinned or not, cgroup, programs, policy, totals; exit 0 when\n"
-"           active, 3 when not pinned, 1 when pinned but broken, 4 while a\n"
-"           pin, unpin or policy change is half-way\n"
-"  top      the live view of run, over the pinned maps\n"
-"  policy   list, set or delete the pinned keepalive policy, live\n"
-"  metrics  Prometheus text exposition of the pinned maps: once on stdout,\n"
-"           to a textfile every -i SEC (default 15), or served over HTTP\n"
-"\n"
-"view options (run, top):\n"
-"  -i, --interval SEC  seconds between frames, 0.1 to 3600 (default 1)\n"
-"  -c, --count N       show N frames, then exit (default: until stopped)\n"
-"  -p, --port LIST     only these service ports: 993, 143,993 or 10000-10010\n"
-"      --json          one JSON object per frame, one per line (also status,\n"
-"                      policy list)\n"
-"\n"
-"POLICY options (run, pin):\n"
-"  -k, --keepalive SPEC  keepalive policy for ports, repeatable; later wins:\n"
-"                      PORTS[:KEY=VALUE,...] or PORTS:off, keys idle, intvl\n"
-"                      (seconds, 1-32767), cnt (1-127), user-timeout (seconds,\n"
-"                      0 leaves the socket's own; default idle+intvl*cnt)\n"
-"      --no-defaults   no built-in policy for 143, 993, 110 and 995\n"
-"                      (idle=300,intvl=60,cnt=5,user-timeout=600)\n"
-"      --cgroup PATH   enforce in this cgroup v2 subtree (default: the root)\n"
-"      --no-lifetimes  keep no per-connection slot: no lifetime histograms,\n"
-"                      direction by port rule; about 1.8x cheaper per event\n"
-"\n"
-"metrics options (metrics; --listen and --ports also on run):\n"
-"      --listen ADDR:PORT  serve GET /metrics; PORT or :PORT alone is\n"
-"                      127.0.0.1; any other address must be given\n"
-"      --textfile FILE  write atomically for node_exporter's textfile collector\n"
-"      --ports LIST    export only these ports; the rest fold into port=\"other\"\n"
-"\n"
-"other options:\n"
-"      --apply-existing  policy set: also update established connections\n"
-"  -v, --verbose       print libbpf's log (and the verifier's) to stderr\n"
-"  -h, --help          this help\n"
-"      --version       print the version\n"
-"\n"
+/* Which options each command takes. */
+enum {
+	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
+	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
+	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10,
+	A_ANY = 1 << 11,	/* -v, -h: every command */
+};
+
+static const struct {
+	const char *name, *sub;
+	enum tk_cmd cmd;
+	unsigned int allowed;
+	bool positional;	/* takes SPEC... or PORTS... */
+	const char *usage;	/* after "tcpkeep " */
+	const char *what;	/* what it does, lines indented by 15 */
+	const char *examples;	/* lines of "  command   comment\n" */
+} commands[] = {
+	{ "run", NULL, TK_CMD_RUN,
+	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES |
+	  A_LISTEN | A_EXPORT, false,
+	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [POLICY]",
+	  "attach, show a live view until Ctrl-C or SIGTERM, detach\n"
+	  "               (the default command); sets the policy's keepalive\n"
+	  "               options on new and existing connections of its ports\n"
+	  "               (--no-defaults alone: observe only, nothing changed)",
+	  "  sudo tcpkeep                        live view, default policy on mail ports\n"
+	  "  sudo tcpkeep --no-defaults          observe only: no socket is changed\n"
+	  "  sudo tcpkeep -p 143,993,110,995     only the IMAP and POP3 ports\n"
+	  "  sudo tcpkeep -i 5 -c 12 > log.txt   a frame every 5 s for a minute\n"
+	  "  sudo tcpkeep --json -c 1 | jq .     one JSON frame\n"
+	  "  sudo tcpkeep -k 993:idle=120,intvl=30,cnt=4 -k 110:off\n"
+	  "                                          shorter probes on IMAPS, none on POP3\n"
+	  "  sudo tcpkeep --no-defaults -k 5432,6379:idle=60\n"
+	  "                                          only PostgreSQL and Redis\n" },
+	{ "pin", NULL, TK_CMD_PIN, A_POLICY | A_CGROUP | A_LIFETIMES, false,
+	  "pin [POLICY]",
+	  "attach and pin under /sys/fs/bpf/tcpkeep, apply the policy to\n"
+	  "               existing connections, exit; safe to repeat: the counts stay\n"
+	  "               and the pinned policy becomes exactly the one given",
+	  "  sudo tcpkeep pin                    at boot, the default policy\n"
+	  "  sudo tcpkeep pin -k 993:idle=120    the same, shorter idle on IMAPS\n" },
+	{ "unpin", NULL, TK_CMD_UNPIN, 0, false,
+	  "unpin",
+	  "detach everything pinned and remove the pins",
+	  "  sudo tcpkeep unpin\n" },
+	{ "status", NULL, TK_CMD_STATUS, A_JSON, false,
+	  "status [--json]",
+	  "pinned or not, cgroup, programs, policy, totals; exit 0 when\n"
+	  "               active, 3 when not pinned, 1 when pinned but broken, 4 while a\n"
+	  "               pin, unpin or policy change is half-way",
+	  "  sudo tcpkeep status\n"
+	  "  sudo tcpkeep status --json | jq .policy\n" },
+	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON, false,
+	  "top [-i SEC] [-c N] [-p LIST] [--json]",
+	  "the live view of run, over the pinned maps",
+	  "  sudo tcpkeep top -i 5\n" },
+	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false,
+	  "policy list [--json]",
+	  "the pinned keepalive policy",
+	  "  sudo tcpkeep policy list\n" },
+	{ "policy", "set", TK_CMD_POLICY_SET, A_APPLY, true,
+	  "policy set SPEC... [--apply-existing]",
+	  "add or change ports of the pinned policy, live (SPEC as for -k)",
+	  "  sudo tcpkeep policy set 143:idle=60 --apply-existing\n" },
+	{ "policy", "del", TK_CMD_POLICY_DEL, 0, true,
+	  "policy del PORTS...",
+	  "remove ports from the pinned policy, live",
+	  "  sudo tcpkeep policy del 110,995\n" },
+	{ "metrics", NULL, TK_CMD_METRICS,
+	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false,
+	  "metrics [--listen ADDR:PORT] [--textfile FILE [-i SEC]] [OPTIONS]",
+	  "Prometheus text exposition of the pinned maps: once on stdout,\n"
+	  "               to a textfile every -i SEC (default 15), or served over HTTP",
+	  "  sudo tcpkeep metrics --listen 9977 --ports 25\n"
+	  "  sudo tcpkeep metrics --textfile /var/lib/prometheus/node-exporter/tcpkeep.prom\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Each option's help, under the option flag that allows it. */
+static const struct {
+	unsigned int flag;
+	const char *text;
+} option_help[] = {
+	{ A_INTERVAL, "  -i, --interval SEC  seconds between frames, 0.1 to 3600 (default 1;\n"
+		      "                      metrics --textfile: 15)\n" },
+	{ A_COUNT, "  -c, --count N       N frames (or textfiles), then exit (default: until\n"
+		   "                      stopped)\n" },
+	{ A_PORT, "  -p, --port LIST     only these service ports: 993, 143,993 or 10000-10010\n" },
+	{ A_JSON, "      --json          JSON: one object per frame, one per line\n" },
+	{ A_POLICY, "  -k, --keepalive SPEC  keepalive policy for ports, repeatable; later wins:\n"
+		    "                      PORTS[:KEY=VALUE,...] or PORTS:off, keys idle, intvl\n"
+		    "                      (seconds, 1-32767), cnt (1-127), user-timeout (seconds,\n"
+		    "                      0 leaves the socket's own; default idle+intvl*cnt)\n"
+		    "      --no-defaults   no built-in policy for 143, 993, 110 and 995\n"
+		    "                      (idle=300,intvl=60,cnt=5,user-timeout=600)\n" },
+	{ A_CGROUP, "      --cgroup PATH   enforce in this cgroup v2 subtree (default: the root)\n" },
+	{ A_LIFETIMES, "      --no-lifetimes  keep no per-connection slot: no lifetime histograms,\n"
+		       "                      direction by port rule; about 1.8x cheaper per event\n" },
+	{ A_APPLY, "      --apply-existing  also update established connections\n" },
+	{ A_LISTEN, "      --listen ADDR:PORT  serve GET /metrics; PORT or :PORT alone is\n"
+		    "                      127.0.0.1; any other address must be given\n" },
+	{ A_TEXTFILE, "      --textfile FILE  write atomically for node_exporter's textfile collector\n" },
+	{ A_EXPORT, "      --ports LIST    export these ports too (policy and listening ports\n"
+		    "                      always are); the rest fold into port=\"other\"\n" },
+	{ A_ANY, "  -v, --verbose       print libbpf's log (and the verifier's) to stderr\n"
+		 "  -h, --help          help (tcpkeep help COMMAND: that command's)\n" },
+};
+
+static const char help_title[] =
+"tcpkeep: count TCP state transitions per service port and force keepalive\n";
+
+static const char help_exit[] =
 "exit status: 0 done, 1 failed at run time, 2 bad usage (nothing changed),\n"
-"3 status: not pinned, 4 status: pin in progress\n"
-"\n"
-"examples:\n"
-"  sudo tcpkeep                        live view, default policy on mail ports\n"
-"  sudo tcpkeep -p 143,993,110,995     only the IMAP and POP3 ports\n"
-"  sudo tcpkeep -i 5 -c 12 > log.txt   a frame every 5 s for a minute\n"
-"  sudo tcpkeep --json -c 1 | jq .     one JSON frame\n"
-"  sudo tcpkeep -k 993:idle=120,intvl=30,cnt=4 -k 110:off\n"
-"                                      shorter probes on IMAPS, none on POP3\n"
-"  sudo tcpkeep --no-defaults -k 5432,6379:idle=60\n"
-"                                      only PostgreSQL and Redis\n"
-"  sudo tcpkeep pin -k 993:idle=120    keep running after exit (at boot)\n"
-"  sudo tcpkeep policy set 143:idle=60 --apply-existing\n"
-"  sudo tcpkeep status --json\n"
-"  sudo tcpkeep metrics --listen 9977 --ports 143,993,110,995\n"
-"  sudo tcpkeep metrics --textfile /var/lib/node_exporter/tcpkeep.prom -i 30\n"
-"  sudo tcpkeep unpin\n",
-	f);
+"3 status: not pinned, 4 status: pin in progress\n";
+
+static void usage_lines(FILE *f, const char *topic)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (topic && strcmp(topic, commands[i].name))
+			continue;
+		fprintf(f, "%s tcpkeep %s\n", first ? "usage:" : "      ", commands[i].usage);
+		first = false;
+	}
+	if (!topic)
+		fputs("       tcpkeep help [COMMAND] | --version\n", f);
+}
+
+static void option_lines(FILE *f, unsigned int allowed)
+{
+	for (size_t i = 0; i < sizeof(option_help) / sizeof(option_help[0]); i++)
+		if (option_help[i].flag & (allowed | A_ANY))
+			fputs(option_help[i].text, f);
+}
+
+/*
+ * Help for one command (topic: its name; "policy" is list, set and del)
+ * or, topic NULL, for all. -1 when topic names no command.
+ */
+int tk_usage(FILE *f, const char *topic)
+{
+	unsigned int allowed = 0;
+	bool found = !topic;
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (topic && !strcmp(topic, commands[i].name)) {
+			allowed |= commands[i].allowed;
+			found = true;
+		}
+	if (!found)
+		return -1;
+	fputs(help_title, f);
+	fputc('\n', f);
+	usage_lines(f, topic);
+	fputs("\ncommands:\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		char name[16];
+
+		if (topic && strcmp(topic, commands[i].name))
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].sub ? "" : commands[i].name,
+			 commands[i].sub ? "policy " : "", commands[i].sub ? commands[i].sub : "");
+		fprintf(f, "  %-12s %s\n", name, commands[i].what);
+	}
+	fputs("\noptions:\n", f);
+	option_lines(f, topic ? allowed : ~0u);
+	if (!topic)
+		fputs("      --version       print the version\n", f);
+	fputc('\n', f);
+	fputs(help_exit, f);
+	fputs("\nexamples:\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!topic || !strcmp(topic, commands[i].name))
+			fputs(commands[i].examples, f);
+	return 0;
 }
 
 /* Add a port list to *set (65536 flags, allocated on first use). */
@@ -101,33 +201,6 @@ static int add_ports(bool **set, const char *arg)
 		return tk_usage_error("bad port '%s': a port is 1 to 65535", bad);
 	return 0;
 }
-
-/* Which options each command takes. */
-enum {
-	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
-	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
-	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10,
-};
-
-static const struct {
-	const char *name, *sub;
-	enum tk_cmd cmd;
-	unsigned int allowed;
-	bool positional;	/* takes SPEC... or PORTS... */
-} commands[] = {
-	{ "run", NULL, TK_CMD_RUN,
-	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES |
-	  A_LISTEN | A_EXPORT, false },
-	{ "pin", NULL, TK_CMD_PIN, A_POLICY | A_CGROUP | A_LIFETIMES, false },
-	{ "unpin", NULL, TK_CMD_UNPIN, 0, false },
-	{ "status", NULL, TK_CMD_STATUS, A_JSON, false },
-	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON, false },
-	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false },
-	{ "policy", "set", TK_CMD_POLICY_SET, A_APPLY, true },
-	{ "policy", "del", TK_CMD_POLICY_DEL, 0, true },
-	{ "metrics", NULL, TK_CMD_METRICS,
-	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false },
-};
 
 /*
  * Defaults (unless --no-defaults), then each spec in order: later wins.
@@ -150,6 +223,12 @@ static int build_policy(struct tk_opts *o, char **specs, size_t n, bool defaults
 	return 0;
 }
 
+enum { PICK_HELP = -1, PICK_HELP_POLICY = -2 };
+
+/*
+ * The command word(s): 0 with *which set and argv past them, PICK_HELP
+ * for "help", PICK_HELP_POLICY for "policy -h", or TK_EXIT_USAGE.
+ */
 static int pick_command(int *argc, char ***argv, int *which)
 {
 	const char *word = *argc > 1 ? (*argv)[1] : NULL;
@@ -158,6 +237,8 @@ static int pick_command(int *argc, char ***argv, int *which)
 	*which = 0;	/* run */
 	if (!word || word[0] == '-')
 		return 0;
+	if (!strcmp(word, "help"))
+		return PICK_HELP;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(word, commands[i].name))
 			continue;
@@ -167,6 +248,8 @@ static int pick_command(int *argc, char ***argv, int *which)
 			*argv += 1;
 			return 0;
 		}
+		if (sub && (!strcmp(sub, "-h") || !strcmp(sub, "--help")))
+			return PICK_HELP_POLICY;
 		if (!sub)
 			return tk_usage_error("'%s' needs list, set or del", word);
 		if (strcmp(sub, commands[i].sub))
@@ -217,7 +300,7 @@ static bool option_name(char *buf, size_t len, int c, int li,
 }
 
 static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int allowed,
-			 char **specs, size_t *nspecs, bool *no_defaults)
+			 const char *topic, char **specs, size_t *nspecs, bool *no_defaults)
 {
 	enum { OPT_JSON = 256, OPT_VERSION, OPT_NO_DEFAULTS, OPT_CGROUP, OPT_APPLY,
 	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS };
@@ -299,6 +382,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			break;
 		case 'h':
 			o->cmd = TK_CMD_HELP;
+			o->help_topic = topic;
 			return 0;
 		case OPT_VERSION:
 			o->cmd = TK_CMD_VERSION;
@@ -338,8 +422,25 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 	return 0;
 }
 
+/* "tcpkeep help [COMMAND]" */
+static int help_command(int argc, char **argv, struct tk_opts *o)
+{
+	o->cmd = TK_CMD_HELP;
+	if (argc > 3)
+		return tk_usage_error("unexpected argument '%s'", argv[3]);
+	if (argc == 3) {
+		for (size_t i = 0; i < NCOMMANDS; i++)
+			if (!strcmp(argv[2], commands[i].name))
+				o->help_topic = commands[i].name;
+		if (!o->help_topic)
+			return tk_usage_error("no help for '%s': not a command", argv[2]);
+	}
+	return 0;
+}
+
 int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 {
+	bool explicit = argc > 1 && argv[1][0] != '-';
 	bool no_defaults = false;
 	size_t nspecs = 0;
 	char **specs = NULL;
@@ -349,14 +450,22 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 	o->interval = 1.0;
 	o->listen_fd = -1;
 	ret = pick_command(&argc, &argv, &which);
+	if (ret == PICK_HELP_POLICY) {
+		o->cmd = TK_CMD_HELP;
+		o->help_topic = "policy";
+		return 0;
+	}
+	if (ret == PICK_HELP)
+		return help_command(argc, argv, o);
 	if (ret)
 		return ret;
 	o->cmd = commands[which].cmd;
 	specs = calloc((size_t)argc + 1, sizeof(*specs));
 	if (!specs)
 		return tk_usage_error("%s", "out of memory");
-	ret = parse_options(argc, argv, o, commands[which].allowed, specs, &nspecs,
-			    &no_defaults);
+	/* "tcpkeep -h" is the whole help; "tcpkeep run -h" run's */
+	ret = parse_options(argc, argv, o, commands[which].allowed,
+			    explicit ? commands[which].name : NULL, specs, &nspecs, &no_defaults);
 	if (ret || o->cmd == TK_CMD_HELP || o->cmd == TK_CMD_VERSION)
 		goto out;
 

@@ -41,6 +41,7 @@ struct tk_opts {
 	unsigned int listen_len;
 	int listen_fd;		/* bound by tk_check_args; -1 before */
 	bool *export_ports;	/* --ports: exported to Prometheus, NULL: all */
+	const char *help_topic;	/* help: the command asked about, NULL: all */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */
@@ -52,6 +53,7 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o);
  */
 int tk_check_args(struct tk_opts *o);
 void tk_opts_free(struct tk_opts *o);
-void tk_usage(FILE *f);
+/* Help on one command (its name) or, topic NULL, all; -1: no such command. */
+int tk_usage(FILE *f, const char *topic);
 
 #endif
