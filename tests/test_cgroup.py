@@ -43,9 +43,7 @@ def other_tool(cgroup):
     """Attach another tool's sockops program to the test cgroup:
     other_tool(flag); detached before the cgroup is removed."""
     bpffs = tempfile.mkdtemp(prefix="tcpkeep-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", bpffs], check=True)
     pin = os.path.join(bpffs, "other")
-    subprocess.run(["bpftool", "prog", "load", OTHER, pin, "type", "sockops"], check=True)
     attached = []
 
     def attach(*flag):
@@ -54,11 +52,21 @@ def other_tool(cgroup):
                         *flag], check=True)
         attached.append(cg)
 
-    yield attach
-    for cg in attached:
-        subprocess.run(["bpftool", "cgroup", "detach", cg, "sock_ops", "pinned", pin])
-    subprocess.run(["umount", bpffs], check=True)
-    os.rmdir(bpffs)
+    mounted = False
+    try:
+        subprocess.run(["mount", "-t", "bpf", "bpf", bpffs], check=True)
+        mounted = True
+        subprocess.run(["bpftool", "prog", "load", OTHER, pin, "type", "sockops"],
+                       check=True)
+        yield attach
+    finally:
+        # also when the load or the test failed: no attachment, mount or
+        # directory is left behind
+        for cg in attached:
+            subprocess.run(["bpftool", "cgroup", "detach", cg, "sock_ops", "pinned", pin])
+        if mounted:
+            subprocess.run(["umount", bpffs], check=True)
+        os.rmdir(bpffs)
 
 
 def sockops_on(cg):
