@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import (CAN, LACKS, TCPKEEP, LoopbackConn, accepted_options,
-                      keepalive_options, row, set_own_options)
+                      keepalive_options, ports_in_use, row, set_own_options)
 
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
 
@@ -387,3 +387,29 @@ def test_bad_cgroup_exits_2(root, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
     assert "is not in a cgroup v2 file system" in p.stderr
+
+
+@pytest.mark.vm
+def test_no_defaults_alone_observes_and_changes_no_socket(tcpkeep):
+    """README's observe-only form: `tcpkeep --no-defaults` counts a mail
+    port's connections but sets nothing on them, open before or after."""
+    port = next((p for p in (993, 995, 143, 110) if p not in ports_in_use()), None)
+    if port is None:
+        pytest.fail("ports 993, 995, 143 and 110 are all in use here")
+    before = LoopbackConn(port)
+    try:
+        tk = tcpkeep("--no-defaults", "-p", str(port))
+        after = LoopbackConn(port, socket.AF_INET6)  # beside before's listener
+        try:
+            assert tk.frame()["policy"] == []
+            for c in (before, after):
+                for s in (c.server, c.client, c.srv):
+                    assert keepalive_options(s) == KERNEL_DEFAULT
+        finally:
+            after.close()
+        f = tk.frame_after()
+        assert row(f, port, "in")["totals"]["new"] >= 1
+        assert row(f, port, "in")["keepalive"]["applied"] == 0
+        assert tk.stop() == 0
+    finally:
+        before.close()
