@@ -4,6 +4,7 @@
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (OBSERVER_PROGS, TCPKEEP, loopback_connections, need_root, programs_gone,
+from conftest import (OBSERVER_PROGS, ROOT, TCPKEEP, loopback_connections, need_root, programs_gone,
                       quiet_port, tk_programs)
 
 CLEAR = "\033[H\033[2J"
@@ -228,3 +229,33 @@ def test_not_root_is_one_clear_line():
     assert p.returncode == 1
     assert p.stderr.strip() == ("tcpkeep: needs root (CAP_BPF, CAP_PERFMON and "
                                 "CAP_NET_ADMIN): run it with sudo")
+
+
+def man_text():
+    """The man page as man renders it, hyphens plain."""
+    page = os.path.join(ROOT, "contrib", "tcpkeep.8")
+    p = subprocess.run(["man", "-l", "-P", "cat", page], capture_output=True, text=True,
+                       env={**os.environ, "MANWIDTH": "200", "LC_ALL": "C.UTF-8"},
+                       timeout=60, check=True)
+    return p.stdout.replace("\u2010", "-").replace("\u2212", "-")
+
+
+def test_man_page_documents_every_command_option_and_file():
+    man = man_text()
+    sections = re.split(r"\n(?=[A-Z][A-Z ]+\n)", man)
+    named = {s.split("\n", 1)[0]: s for s in sections}
+    helped = help_of("help")
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[a-z])\b", helped))
+    assert {"--listen", "--textfile", "--ports", "--version", "-k"} <= options
+    missing = [o for o in sorted(options) if not re.search(rf"(?<![\w-]){o}\b", man)]
+    assert not missing, missing
+    for cmd in COMMANDS + ["policy list", "policy set", "policy del", "help"]:
+        assert re.search(rf"^\s+tcpkeep {cmd}\b", named["SYNOPSIS"], re.M) or cmd == "run", cmd
+        assert re.search(rf"^ {{7}}{cmd}\b", named["COMMANDS"], re.M), cmd
+    # every fixed path the binary itself creates or locks is in FILES
+    strings = subprocess.run(["strings", "-n", "6", TCPKEEP], capture_output=True,
+                             text=True, check=True).stdout.split()
+    paths = {s for s in strings if re.fullmatch(r"/(run|sys/fs/bpf|etc|var)/[\w./-]+", s)}
+    assert "/run/tcpkeep.lock" in paths
+    for path in paths:
+        assert path in named["FILES"], path
