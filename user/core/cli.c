@@ -59,7 +59,8 @@ void tk_usage(FILE *f)
 "      --listen ADDR:PORT  serve GET /metrics; PORT or :PORT alone is\n"
 "                      127.0.0.1; any other address must be given\n"
 "      --textfile FILE  write atomically for node_exporter's textfile collector\n"
-"      --ports LIST    export only these ports; the rest fold into port=\"other\"\n"
+"      --ports LIST    export these ports too; policy ports and local listeners\n"
+"                      always are, the rest fold into port=\"other\"\n"
 "\n"
 "other options:\n"
 "      --apply-existing  policy set: also update established connections\n"
@@ -82,7 +83,7 @@ void tk_usage(FILE *f)
 "  sudo tcpkeep pin -k 993:idle=120    keep running after exit (at boot)\n"
 "  sudo tcpkeep policy set 143:idle=60 --apply-existing\n"
 "  sudo tcpkeep status --json\n"
-"  sudo tcpkeep metrics --listen 9977 --ports 143,993,110,995\n"
+"  sudo tcpkeep metrics --listen 9977 --ports 389,3306\n"
 "  sudo tcpkeep metrics --textfile /var/lib/node_exporter/tcpkeep.prom -i 30\n"
 "  sudo tcpkeep unpin\n",
 	f);

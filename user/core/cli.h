@@ -40,7 +40,7 @@ struct tk_opts {
 	struct sockaddr_storage listen_addr;
 	unsigned int listen_len;
 	int listen_fd;		/* bound by tk_check_args; -1 before */
-	bool *export_ports;	/* --ports: exported to Prometheus, NULL: all */
+	bool *export_ports;	/* --ports: also exported to Prometheus, NULL: none */
 };
 
 /* Parse argv. 0 on success; TK_EXIT_USAGE after printing one line. */
