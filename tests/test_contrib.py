@@ -50,8 +50,9 @@ STATES = {"established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2",
           "time_wait", "close", "close_wait", "last_ack", "listen", "closing"}
 LABEL_VALUES = {
     "state": STATES,
-    "from_state": STATES,
-    "to_state": STATES,
+    # pairs outside the table of known transitions are exported as other
+    "from_state": STATES | {"other"},
+    "to_state": STATES | {"other"},
     "direction": {"in", "out"},
     "program": {"set_state", "error_report", "sockops"},
     "option": {"keepalive", "idle", "intvl", "cnt", "user_timeout"},

@@ -7,6 +7,8 @@
  * JSON instead, for tests/test_unit.py to hand to Python's json module.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1261,6 +1263,7 @@ static void test_links(void)
 			   [TK_LINK_ERROR_REPORT] = 13, [TK_LINK_SOCKOPS] = 14 },
 	};
 	struct tk_prom_opts po = {
+		.mem = tk_prom_memory_new(),
 		.version = "0", .libbpf_version = "1",
 		.attached = { [TK_LINK_SOCKOPS] = true, [TK_LINK_NESTED] = true },
 	};
@@ -1289,6 +1292,139 @@ static void test_links(void)
 	CHECK(tk_status_code(&st) == 1);
 	free(buf);
 	tk_snapshot_free(&s);
+	tk_prom_memory_free(po.mem);
+}
+
+/* Lines of an exposition that start with prefix and hold every one of the
+ * NULL-ended substrings after it. */
+static int lines_with(const char *text, const char *prefix, ...)
+{
+	int n = 0;
+
+	for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+		size_t len = strcspn(l, "\n") + 1;	/* with its newline */
+		char line[512];
+		const char *want;
+		bool all = true;
+		va_list ap;
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		if (strncmp(line, prefix, strlen(prefix)))
+			continue;
+		va_start(ap, prefix);
+		while ((want = va_arg(ap, const char *)))
+			all = all && strstr(line, want);
+		va_end(ap);
+		n += all;
+	}
+	return n;
+}
+
+static char *render_prom(const struct tk_snapshot *s, struct tk_prom_opts *po)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK(tk_render_prom(f, s, po) == 0);
+	fclose(f);
+	return buf;
+}
+
+static void add_policy(struct tk_snapshot *s, uint16_t port, bool off)
+{
+	s->policy = realloc(s->policy, (s->npolicy + 1) * sizeof(*s->policy));
+	s->policy[s->npolicy++] = (struct tk_policy_row){ port, { 300, 60, 5, 600, off } };
+}
+
+/*
+ * The exported set and what stays in it: policy ports (even "off"),
+ * listeners and --ports have their own series, the rest sums into
+ * "other"; a row with every counter and state set gives the per-row bound
+ * README states; a port and a state gauge stay once exported.
+ */
+static void test_prom_cardinality(void)
+{
+	bool *ports = calloc(TK_PORTS, sizeof(*ports));
+	struct tk_prom_opts po = { .mem = tk_prom_memory_new(), .ports = ports,
+				   .version = "0", .libbpf_version = "1" };
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *out;
+
+	ports[5432] = true;
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	add_policy(&s, 993, false);
+	add_policy(&s, 110, true);
+	r = tk_snapshot_row(&s, 993, TK_DIR_IN);
+	for (int a = 0; a < TK_NSTATES; a++) {
+		r->states[a] = 1;
+		for (int b = 0; b < TK_NSTATES; b++)
+			r->trans[a][b] = 1;
+	}
+	for (int i = 0; i < TK_HIST_SLOTS; i++)
+		r->slots[i] = 1;
+	tk_snapshot_row(&s, 40000, TK_DIR_OUT)->trans[TK_SYN_SENT][TK_CLOSE] = 5;
+	tk_snapshot_row(&s, 40001, TK_DIR_OUT)->trans[TK_SYN_SENT][TK_CLOSE] = 3;
+	tk_snapshot_row(&s, 2024, TK_DIR_IN)->states[TK_LISTEN] = 1;
+	tk_snapshot_row(&s, 110, TK_DIR_IN)->trans[TK_CLOSE][TK_LISTEN] = 1;
+	tk_snapshot_row(&s, 5432, TK_DIR_OUT);
+	out = render_prom(&s, &po);
+	/* 27 known pairs and the rest as other/other */
+	CHECK(lines_with(out, "tcpkeep_transitions_total{", "port=\"993\"", NULL) == 28);
+	CHECK(lines_with(out, "tcpkeep_transitions_total{", "port=\"993\"",
+			 "from_state=\"other\",to_state=\"other\"} 229\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections{", "port=\"993\"", NULL) == 11);
+	CHECK(lines_with(out, "tcpkeep_connection_duration_seconds_bucket{", "port=\"993\"",
+			 NULL) == 13);
+	CHECK(lines_with(out, "tcpkeep_connection_duration_seconds_bucket{", "port=\"993\"",
+			 "le=\"0.001024\"} 10\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connection_duration_seconds_bucket{", "port=\"993\"",
+			 "le=\"68719.476736\"} 36\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connection_duration_seconds_bucket{", "port=\"993\"",
+			 "le=\"+Inf\"} 37\n", NULL) == 1);
+	/* keepalive counters for the port with a policy in force only */
+	CHECK(lines_with(out, "tcpkeep_keepalive_applied_total{", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_keepalive_errors_total{", "port=\"993\"", NULL) ==
+	      TK_OPT_MAX);
+	CHECK(lines_with(out, "tcpkeep_keepalive_errors_total{", NULL) == TK_OPT_MAX);
+	/* the two remote ports fold, with no series of their own */
+	CHECK(lines_with(out, "tcpkeep_transitions_total{port=\"other\",direction=\"out\","
+			 "from_state=\"syn_sent\",to_state=\"close\"} 8\n", NULL) == 1);
+	CHECK(!strstr(out, "\"40000\"") && !strstr(out, "\"40001\""));
+	CHECK(lines_with(out, "tcpkeep_dead_peers_total{", NULL) == 5);
+	CHECK(lines_with(out, "tcpkeep_connections{port=\"2024\",direction=\"in\","
+			 "state=\"listen\"} 1\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections{", "port=\"5432\"", NULL) == 0);
+	CHECK(lines_with(out, "tcpkeep_dead_peers_total{port=\"5432\"", NULL) == 1);
+	free(out);
+
+	/* the next scrape: states gone, the listener gone, 40000 listens */
+	tk_snapshot_free(&s);
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	add_policy(&s, 993, false);
+	tk_snapshot_row(&s, 40000, TK_DIR_IN)->states[TK_LISTEN] = 1;
+	tk_snapshot_row(&s, 5432, TK_DIR_OUT)->states[TK_ESTABLISHED] = 2;
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_connections{", "port=\"993\"", "} 0\n", NULL) == 11);
+	CHECK(lines_with(out, "tcpkeep_connections{port=\"2024\",direction=\"in\","
+			 "state=\"listen\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_dead_peers_total{port=\"110\",direction=\"in\"} 0\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections{port=\"5432\",direction=\"out\","
+			 "state=\"established\"} 2\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections{port=\"40000\",direction=\"in\","
+			 "state=\"listen\"} 1\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections{", "port=\"other\"", NULL) == 0);
+	CHECK(lines_with(out, "tcpkeep_transitions_total{port=\"other\"", NULL) == 0);
+	CHECK(lines_with(out, "tcpkeep_dead_peers_total{port=\"other\",direction=\"out\"} 0\n",
+			 NULL) == 1);
+	free(out);
+	tk_snapshot_free(&s);
+	tk_prom_memory_free(po.mem);
+	free(ports);
 }
 
 /* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
@@ -1344,6 +1480,7 @@ int main(int argc, char **argv)
 	test_policy();
 	test_policy_help();
 	test_links();
+	test_prom_cardinality();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

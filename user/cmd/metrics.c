@@ -22,7 +22,11 @@ int tk_cmd_metrics(struct tk_opts *o)
 	if (ret)
 		return ret;
 	src = tk_pinned_source(&p);
-	m = (struct tk_metrics){ &src, o->export_ports, true };
+	if (tk_metrics_init(&m, &src, o->export_ports, true)) {
+		tk_error("%s", "out of memory");
+		tk_pinned_close(&p);
+		return TK_EXIT_FAIL;
+	}
 	ret = TK_EXIT_FAIL;
 	if (!o->textfile && !o->listen) {
 		char *body;
@@ -61,6 +65,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 	}
 out:
 	tk_http_stop(http);
+	tk_metrics_destroy(&m);
 	tk_pinned_close(&p);
 	return ret;
 }

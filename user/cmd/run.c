@@ -43,7 +43,7 @@ int tk_cmd_run(struct tk_opts *o)
 	struct tk_loader l = { .no_lifetimes = o->no_lifetimes };
 	struct tk_http *http = NULL;
 	struct tk_source src;
-	struct tk_metrics m;
+	struct tk_metrics m = { 0 };
 	int ret, run_lock;
 
 	if (enforce) {
@@ -64,8 +64,11 @@ int tk_cmd_run(struct tk_opts *o)
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	src = (struct tk_source){ &l.fds, l.attach_mode, l.lifetimes_ok, l.dead_peers_ok,
 				  l.enf != NULL, l.eph_lo, l.eph_hi };
-	m = (struct tk_metrics){ &src, o->export_ports, false };
 	if (o->listen) {
+		if (tk_metrics_init(&m, &src, o->export_ports, false)) {
+			tk_error("%s", "out of memory");
+			goto cleanup;
+		}
 		http = tk_http_start(o->listen_fd, tk_metrics_body, &m);
 		o->listen_fd = -1;	/* the endpoint has it now */
 		if (!http)
@@ -74,6 +77,7 @@ int tk_cmd_run(struct tk_opts *o)
 	ret = tk_live_view(&src, o, &tk_stop);
 cleanup:
 	tk_http_stop(http);
+	tk_metrics_destroy(&m);
 	tk_loader_destroy(&l);
 	close(run_lock);	/* after the detach: a pin may come now */
 	return ret;

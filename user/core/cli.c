@@ -40,9 +40,9 @@ static const struct {
 	  "  sudo tcpkeep -i 5 -c 12 > log.txt   a frame every 5 s for a minute\n"
 	  "  sudo tcpkeep --json -c 1 | jq .     one JSON frame\n"
 	  "  sudo tcpkeep -k 993:idle=120,intvl=30,cnt=4 -k 110:off\n"
-	  "                                          shorter probes on IMAPS, none on POP3\n"
+	  "                                      shorter probes on IMAPS, none on POP3\n"
 	  "  sudo tcpkeep --no-defaults -k 5432,6379:idle=60\n"
-	  "                                          only PostgreSQL and Redis\n" },
+	  "                                      only PostgreSQL and Redis\n" },
 	{ "pin", NULL, TK_CMD_PIN, A_POLICY | A_CGROUP | A_LIFETIMES, false,
 	  "pin [POLICY]",
 	  "attach and pin under /sys/fs/bpf/tcpkeep, apply the policy to\n"
@@ -82,7 +82,7 @@ static const struct {
 	  "metrics [--listen ADDR:PORT] [--textfile FILE [-i SEC]] [OPTIONS]",
 	  "Prometheus text exposition of the pinned maps: once on stdout,\n"
 	  "               to a textfile every -i SEC (default 15), or served over HTTP",
-	  "  sudo tcpkeep metrics --listen 9977 --ports 25\n"
+	  "  sudo tcpkeep metrics --listen 9977 --ports 389,3306\n"
 	  "  sudo tcpkeep metrics --textfile /var/lib/prometheus/node-exporter/tcpkeep.prom\n" },
 };
 

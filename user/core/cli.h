@@ -40,7 +40,7 @@ struct tk_opts {
 	struct sockaddr_storage listen_addr;
 	unsigned int listen_len;
 	int listen_fd;		/* bound by tk_check_args; -1 before */
-	bool *export_ports;	/* --ports: exported to Prometheus, NULL: all */
+	bool *export_ports;	/* --ports: also exported to Prometheus, NULL: none */
 	const char *help_topic;	/* help: the command asked about, NULL: all */
 };
 

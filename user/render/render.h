@@ -20,8 +20,20 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 void tk_render_json(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev);
 
+/*
+ * What the exposition keeps from one scrape to the next so that no series
+ * comes and goes: the ports once exported, the states once non-zero. About
+ * 270 KiB, allocated zeroed and touched only where ports are exported. Not
+ * for two renders at once: callers serialise.
+ */
+struct tk_prom_memory;
+struct tk_prom_memory *tk_prom_memory_new(void);
+void tk_prom_memory_free(struct tk_prom_memory *m);
+
 struct tk_prom_opts {
-	const bool *ports;		/* exported ports; the rest fold into "other"; NULL: all */
+	struct tk_prom_memory *mem;	/* required */
+	/* --ports: exported besides the policy and listener ports; NULL: none */
+	const bool *ports;
 	const char *version, *libbpf_version;
 	bool attached[TK_NLINKS];	/* by role (core/link.h) */
 	double scrape_seconds;

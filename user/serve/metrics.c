@@ -9,10 +9,43 @@
 #include "render/render.h"
 #include "serve/textfile.h"
 
+int tk_metrics_init(struct tk_metrics *m, const struct tk_source *src, const bool *ports,
+		    bool pinned)
+{
+	*m = (struct tk_metrics){ .src = src, .ports = ports, .pinned = pinned };
+	m->mem = tk_prom_memory_new();
+	if (!m->mem)
+		return -1;
+	pthread_mutex_init(&m->lock, NULL);
+	return 0;
+}
+
+void tk_metrics_destroy(struct tk_metrics *m)
+{
+	if (!m->mem)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	tk_prom_memory_free(m->mem);
+	m->mem = NULL;
+}
+
+/* The exposition of s, rendered under the lock: the memory is shared. */
+static int render(struct tk_metrics *m, FILE *f, const struct tk_snapshot *s,
+		  const struct tk_prom_opts *o)
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	err = tk_render_prom(f, s, o);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
 int tk_metrics_body(void *ctx, char **body, size_t *len)
 {
-	const struct tk_metrics *m = ctx;
+	struct tk_metrics *m = ctx;
 	struct tk_prom_opts o = {
+		.mem = m->mem,
 		.ports = m->ports,
 		.version = TCPKEEP_VERSION,
 		.libbpf_version = libbpf_version_string(),
@@ -39,7 +72,7 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 		tk_snapshot_free(&s);
 		return -1;
 	}
-	err = tk_render_prom(f, &s, &o);
+	err = render(m, f, &s, &o);
 	if (fclose(f))
 		err = -1;
 	tk_snapshot_free(&s);
@@ -50,14 +83,13 @@ int tk_metrics_body(void *ctx, char **body, size_t *len)
 	return err;
 }
 
-int tk_metrics_textfile(const struct tk_metrics *m, const char *path, char *err,
-			size_t errlen)
+int tk_metrics_textfile(struct tk_metrics *m, const char *path, char *err, size_t errlen)
 {
 	char *body;
 	size_t len;
 	int ret;
 
-	if (tk_metrics_body((void *)m, &body, &len)) {
+	if (tk_metrics_body(m, &body, &len)) {
 		snprintf(err, errlen, "cannot read tcpkeep's maps for %s", path);
 		return -1;
 	}
