@@ -83,7 +83,7 @@ void tk_usage(FILE *f)
 "  sudo tcpkeep policy set 143:idle=60 --apply-existing\n"
 "  sudo tcpkeep status --json\n"
 "  sudo tcpkeep metrics --listen 9977 --ports 143,993,110,995\n"
-"  sudo tcpkeep metrics --textfile /var/lib/node_exporter/tcpkeep.prom -i 30\n"
+"  sudo tcpkeep metrics --textfile /var/lib/prometheus/node-exporter/tcpkeep.prom\n"
 "  sudo tcpkeep unpin\n",
 	f);
 }
