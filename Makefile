@@ -190,17 +190,28 @@ bench: tcpkeep bench-bin
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR ?= /etc
+UNITS     := tcpkeep.service tcpkeep-metrics.service tcpkeep-metrics-textfile.service
 
+# /etc/default/tcpkeep is the admin's: installed only where there is none
 install: tcpkeep
 	install -D -m 0755 $(OUTPUT)/tcpkeep $(DESTDIR)$(SBINDIR)/tcpkeep
 	install -D -m 0644 contrib/tcpkeep.8 $(DESTDIR)$(MANDIR)/man8/tcpkeep.8
 	install -d $(DESTDIR)$(UNITDIR)
-	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/tcpkeep.service > $(DESTDIR)$(UNITDIR)/tcpkeep.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/tcpkeep.service
+	for u in $(UNITS); do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -D -m 0644 contrib/tcpkeep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep || \
+		install -D -m 0644 contrib/tcpkeep.default $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep
 
+# /etc/default/tcpkeep stays: it holds the admin's policy
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tcpkeep $(DESTDIR)$(MANDIR)/man8/tcpkeep.8 \
-		$(DESTDIR)$(UNITDIR)/tcpkeep.service
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
 
 clean:
 	rm -rf $(OUTPUT) tcpkeep

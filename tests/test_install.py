@@ -2,10 +2,10 @@
 """make install honours PREFIX and DESTDIR, and the systemd unit's own
 ExecStart/ExecStop lines pin and unpin for real. Needs root."""
 import os
-import shlex
 import subprocess
 
 from conftest import ROOT, TCPKEEP
+from test_units import environment_file, exec_argv
 
 
 def test_install_and_unit_commands(root, tmp_path):
@@ -21,7 +21,9 @@ def test_install_and_unit_commands(root, tmp_path):
     lines = dict(line.split("=", 1) for line in unit.read_text().splitlines()
                  if line.startswith(("ExecStart=", "ExecStop=", "Type=", "RemainAfterExit=")))
     assert lines["Type"] == "oneshot" and lines["RemainAfterExit"] == "yes"
-    start, stop = shlex.split(lines["ExecStart"]), shlex.split(lines["ExecStop"])
+    # $TCPKEEP_ARGS from the installed /etc/default/tcpkeep, as systemd splits it
+    env = environment_file(dest / "etc/default/tcpkeep")
+    start, stop = exec_argv(lines["ExecStart"], env), exec_argv(lines["ExecStop"], env)
     assert start[0] == "/opt/tk/sbin/tcpkeep" and stop[0] == "/opt/tk/sbin/tcpkeep"
     # run the unit's commands with the installed binary, as systemd would
     run = lambda argv: subprocess.run([str(dest) + argv[0], *argv[1:]],
