@@ -227,8 +227,9 @@ def test_not_root_is_one_clear_line():
     p = subprocess.run([TCPKEEP, "-c", "1"], capture_output=True, text=True,
                        preexec_fn=drop, timeout=30)
     assert p.returncode == 1
-    assert p.stderr.strip() == ("tcpkeep: needs root (CAP_BPF, CAP_PERFMON and "
-                                "CAP_NET_ADMIN): run it with sudo")
+    need = "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_DAC_OVERRIDE"
+    assert p.stderr.strip() == (f"tcpkeep: run needs {need}; missing {need} "
+                                "(run it as root, or grant them)")
 
 
 def man_text():

@@ -27,8 +27,9 @@ int tk_cmd_metrics(struct tk_opts *o);
 
 /*
  * The checks that look at the system, made before anything is loaded:
+ * the capabilities the command needs (TK_EXIT_FAIL if one is missing),
  * the --textfile path, the --listen address (bound here, kept in
- * listen_fd). 0, or TK_EXIT_USAGE after printing one line.
+ * listen_fd: TK_EXIT_USAGE). 0, or the exit code after printing one line.
  */
 int tk_check_args(struct tk_opts *o);
 /* Where sockops goes: --cgroup, checked, else the cgroup v2 root. */
@@ -37,7 +38,7 @@ int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len);
 void tk_report_existing(int err, unsigned long long n, unsigned long long errors);
 /* Apply the policy to connections opened before now, and say so. */
 void tk_fix_existing(struct tk_loader *l);
-/* Before a change to what is attached: root and BTF checked, then the pin
+/* Before a change to what is attached: kernel BTF checked, then the pin
  * lock taken (tk_pin_unlock). Its fd, or -1 after saying why. */
 int tk_lock_for_change(void);
 /* Is anything pinned at TK_PIN_DIR? */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
+#include "kernel/caps.h"
 #include "kernel/pin.h"
 #include "serve/http.h"
 #include "serve/textfile.h"
@@ -108,6 +109,10 @@ int tk_check_args(struct tk_opts *o)
 
 	if (o->cmd == TK_CMD_HELP || o->cmd == TK_CMD_VERSION)
 		return 0;
+	/* first: a command that cannot run changes nothing, binds nothing */
+	if (tk_check_caps(o->cmd, o->cmd == TK_CMD_RUN ? tk_policy_count(o->policy) > 0 :
+				  o->apply_existing))
+		return TK_EXIT_FAIL;
 	if (o->textfile && tk_textfile_check(o->textfile, err, sizeof(err)))
 		return tk_usage_error("%s", err);
 	if (o->listen) {

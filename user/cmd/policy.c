@@ -30,7 +30,7 @@ int tk_cmd_policy(struct tk_opts *o)
 	int lock = -1, ret;
 
 	/* set and del read, merge and write: one at a time, and not mid-pin */
-	if (o->cmd != TK_CMD_POLICY_LIST && geteuid() == 0) {
+	if (o->cmd != TK_CMD_POLICY_LIST) {
 		lock = tk_pin_lock();
 		if (lock < 0)
 			return TK_EXIT_FAIL;

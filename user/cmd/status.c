@@ -19,9 +19,6 @@ int tk_cmd_status(struct tk_opts *o)
 	char root[4096];
 	int err;
 
-	if (geteuid() != 0) {
-		return tk_error("needs root to read %s: run it with sudo", TK_PIN_DIR);
-	}
 	st.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	st.tp_set_state = st.btf && tk_kernel_has_tracepoint("inet_sock_set_state");
 	st.tp_error_report = st.btf && tk_kernel_has_tracepoint("inet_sk_error_report");

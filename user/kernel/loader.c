@@ -24,11 +24,6 @@
 
 int tk_check_environment(void)
 {
-	if (geteuid() != 0) {
-		tk_error("needs root (CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
-			"run it with sudo");
-		return -EPERM;
-	}
 	if (access(VMLINUX_BTF, R_OK)) {
 		tk_error("no kernel BTF at %s: tcpkeep needs a kernel built "
 			"with CONFIG_DEBUG_INFO_BTF=y (5.5 or later)", VMLINUX_BTF);

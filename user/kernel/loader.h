@@ -32,7 +32,8 @@ struct tk_loader {
 	bool no_lifetimes;		/* set before load: no lifetime slots */
 };
 
-/* Checks that need no BPF: root, kernel BTF. Prints one line on failure. */
+/* Checks that need no BPF: kernel BTF (capabilities: kernel/caps.h).
+ * Prints one line on failure. */
 int tk_check_environment(void);
 /* Read net.ipv4.ip_local_port_range into lo/hi (defaults if unreadable). */
 void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);

@@ -19,7 +19,6 @@
 #include "kernel/loader.h"
 #include "kernel/pin.h"
 #include "core/policy.h"
-#include "observer.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
 
@@ -35,7 +34,9 @@ void tk_link_pin_path(char *buf, size_t len, enum tk_link role)
 
 /*
  * A lock file in /run (root's): created if missing, never followed
- * through a symlink, and only a regular file of root's is trusted.
+ * through a symlink, and only a regular file of root's, or of the uid we
+ * run as (a service user holding CAP_DAC_OVERRIDE creates it as its own),
+ * is trusted.
  */
 static int open_lock(const char *path)
 {
@@ -48,7 +49,8 @@ static int open_lock(const char *path)
 		tk_error("cannot open the lock %s: %s", path, strerror(err));
 		return -err;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
 		tk_error("%s is not a regular file of root's: remove it", path);
 		close(fd);
 		return -EPERM;
@@ -154,26 +156,45 @@ long tk_run_holder(void)
 	return pid > 0 ? pid : -1;
 }
 
+/* Mount bpffs at BPFFS; naming the capability when it is the cause. */
+static int mount_bpffs(void)
+{
+	int err;
+
+	if (!mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+		return 0;
+	err = errno;	/* saved: printing may change it */
+	if (err == EPERM)
+		tk_error("bpffs is not mounted at %s and mounting it needs CAP_SYS_ADMIN: "
+			 "grant it, or mount -t bpf bpf %s first", BPFFS, BPFFS);
+	else
+		tk_error("bpffs is not mounted at %s and mounting it failed (%s): "
+			 "mount -t bpf bpf %s", BPFFS, strerror(err), BPFFS);
+	return -err;
+}
+
 int tk_pin_prepare(void)
 {
 	struct statfs fs;
+	struct stat st;
 	int err;
 
 	/* each errno is saved before printing, which may change it */
 	if (statfs(BPFFS, &fs) || fs.f_type != BPF_FS_MAGIC) {
 		/* not mounted at boot on some systems: mount it, as systemd would */
-		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
-			err = errno;
-			tk_error("bpffs is not mounted at %s and mounting it failed (%s): "
-				 "mount -t bpf bpf %s", BPFFS, strerror(err), BPFFS);
-			return -err;
-		}
+		err = mount_bpffs();
+		if (err)
+			return err;
 	}
 	if (mkdir(TK_PIN_DIR, 0700) && errno != EEXIST) {
 		err = errno;
 		tk_error("cannot create %s: %s", TK_PIN_DIR, strerror(err));
 		return -err;
 	}
+	/* only when needed: chmod of root's directory needs CAP_FOWNER
+	 * from any other uid */
+	if (stat(TK_PIN_DIR, &st) == 0 && (st.st_mode & 07777) == 0700)
+		return 0;
 	if (chmod(TK_PIN_DIR, 0700)) {
 		err = errno;
 		tk_error("cannot chmod %s: %s", TK_PIN_DIR, strerror(err));
@@ -224,26 +245,47 @@ static void detach_pinned(const char *path)
 	}
 }
 
-/* Pin link as role's, replacing an older pin of that role atomically. */
-static int pin_link(struct bpf_link *link, enum tk_link role)
+static void prog_pin_path(char *buf, size_t len, enum tk_link role)
 {
-	char path[256], tmp[300];
+	snprintf(buf, len, "%s/" TK_PROG_PIN_PREFIX "%s", TK_PIN_DIR, tk_links[role].name);
+}
+
+/* Pin fd at path, replacing an older pin there atomically. */
+static int pin_fd(int fd, const char *path)
+{
+	const char *name = strrchr(path, '/') + 1;
+	char tmp[300];
 	int err;
 
 	/* bpffs refuses names with a dot */
-	tk_link_pin_path(path, sizeof(path), role);
-	snprintf(tmp, sizeof(tmp), "%s/tmp_" TK_LINK_PIN_PREFIX "%s", TK_PIN_DIR,
-		 tk_links[role].name);
+	snprintf(tmp, sizeof(tmp), "%s/tmp_%s", TK_PIN_DIR, name);
 	unlink(tmp);
-	err = bpf_link__pin(link, tmp);
-	if (err)
-		return err;
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
 	if (rename(tmp, path)) {
 		err = -errno;
 		unlink(tmp);
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * Pin link as role's, and its program beside it: readers open the
+ * program by path, which needs only CAP_BPF (by id it needs CAP_SYS_ADMIN).
+ */
+static int pin_link(struct bpf_link *link, const struct bpf_program *prog,
+		    enum tk_link role)
+{
+	char path[256];
+	int err;
+
+	tk_link_pin_path(path, sizeof(path), role);
+	err = pin_fd(bpf_link__fd(link), path);
+	if (err)
+		return err;
+	prog_pin_path(path, sizeof(path), role);
+	return pin_fd(bpf_program__fd(prog), path);
 }
 
 /* Is the pinned link of this role there and still attached where wanted? */
@@ -290,7 +332,7 @@ int tk_pin_links(struct tk_loader *l, const char *cgroup)
 		 * replaces its pin */
 		if (i == TK_LINK_SOCKOPS)
 			detach_pinned(path);
-		err = pin_link(link, i);
+		err = pin_link(link, tk_loader_prog(l, i), i);
 		bpf_link__disconnect(link);	/* the pin keeps it attached */
 		bpf_link__destroy(link);
 		if (err) {
@@ -370,38 +412,48 @@ static void cgroup_path_of(uint64_t id, char *buf, size_t len)
 }
 
 /*
- * Does the observer program pfd measure lifetimes? It is its load-time
- * constant, in the program's read-only data map (".rodata").
+ * Does the observer program pfd measure lifetimes? Only the program built
+ * with them uses the slots map (slots_fd): its map ids tell, without
+ * opening any map by id (which needs CAP_SYS_ADMIN).
  */
-static bool observer_lifetimes(int pfd)
+static bool observer_lifetimes(int pfd, int slots_fd)
 {
 	struct bpf_prog_info pinfo = {};
-	__u32 ids[16], len = sizeof(pinfo);
-	bool on = false;
+	struct bpf_map_info minfo = {};
+	__u32 ids[16], len = sizeof(pinfo), mlen = sizeof(minfo);
 
+	if (slots_fd < 0 || bpf_obj_get_info_by_fd(slots_fd, &minfo, &mlen))
+		return false;
 	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
 	pinfo.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &len))
 		return false;
-	for (__u32 i = 0; i < pinfo.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
-		const size_t at = offsetof(struct observer_bpf__rodata, lifetimes);
-		unsigned char ro[4096];
-		struct bpf_map_info minfo = {};
-		__u32 mlen = sizeof(minfo), key = 0;
-		size_t n = strlen(".rodata");
-		int fd = bpf_map_get_fd_by_id(ids[i]);
+	for (__u32 i = 0; i < pinfo.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (ids[i] == minfo.id)
+			return true;
+	return false;
+}
 
-		if (fd < 0)
-			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &minfo, &mlen) &&
-		    strlen(minfo.name) >= n && !strcmp(minfo.name + strlen(minfo.name) - n,
-							".rodata") &&
-		    minfo.value_size > at && minfo.value_size <= sizeof(ro) &&
-		    !bpf_map_lookup_elem(fd, &key, ro))
-			on = ro[at];
+/*
+ * The program behind the pinned link of role, whose id is prog_id: its
+ * pin (needs CAP_BPF only), else by id (pins of an older tcpkeep; needs
+ * CAP_SYS_ADMIN). -1 if neither.
+ */
+static int open_prog(enum tk_link role, __u32 prog_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd;
+
+	prog_pin_path(path, sizeof(path), role);
+	fd = bpf_obj_get(path);
+	/* a pin of another program: a re-pin is half-way */
+	if (fd >= 0 && (bpf_obj_get_info_by_fd(fd, &info, &len) || info.id != prog_id)) {
 		close(fd);
+		fd = -1;
 	}
-	return on;
+	return fd >= 0 ? fd : bpf_prog_get_fd_by_id(prog_id);
 }
 
 static int open_map(const char *name)
@@ -445,7 +497,7 @@ int tk_pinned_open(struct tk_pinned *p)
 		p->prog_ids[i] = info.prog_id;
 		if (!tk_links[i].misses)
 			continue;
-		pfd = bpf_prog_get_fd_by_id(info.prog_id);
+		pfd = open_prog(i, info.prog_id);
 		if (pfd >= 0 && p->fds.nprogs < TK_MAX_PROGS)
 			p->fds.progs[p->fds.nprogs++] = pfd;
 		if (i == TK_LINK_SET_STATE && pfd >= 0) {
@@ -458,7 +510,7 @@ int tk_pinned_open(struct tk_pinned *p)
 				p->attach_mode = pinfo.type == BPF_PROG_TYPE_TRACING ?
 						 "tp_btf" : "raw_tp";
 			p->lifetimes = pinfo.type == BPF_PROG_TYPE_TRACING &&
-				       observer_lifetimes(pfd);
+				       observer_lifetimes(pfd, p->fds.slots);
 		}
 		if (i == TK_LINK_SOCKOPS) {
 			p->cgroup_id = info.cgroup.cgroup_id;

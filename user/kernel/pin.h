@@ -4,6 +4,9 @@
  *   maps   transitions conns uncounted slots ka_stats policy nested
  *   links  link_<name> for each role of core/link.h: link_set_state
  *          link_set_state_nested link_error_report link_sockops
+ *   progs  prog_<name>, the program of each link_<name>: readers open
+ *          it by path, with CAP_BPF alone (by id, as for pins that lack
+ *          it, needs CAP_SYS_ADMIN)
  */
 #ifndef TK_PIN_H
 #define TK_PIN_H
@@ -16,6 +19,7 @@
 
 #define TK_PIN_DIR "/sys/fs/bpf/tcpkeep"
 #define TK_LINK_PIN_PREFIX "link_"
+#define TK_PROG_PIN_PREFIX "prog_"
 
 struct tk_loader;
 struct tk_policy_table;

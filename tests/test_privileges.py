@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Least privilege against the real kernel: tcpkeep run and pin as a uid
+other than root's holding exactly the capabilities the README documents,
+the same uid lacking each one in turn (one line naming it, nothing left
+attached or pinned), uid 0 with its bounding set cut down to them (as the
+systemd unit runs it), and the bpffs mount that alone needs CAP_SYS_ADMIN.
+Needs root (setpriv hands the capabilities out). Ports 24501-24599."""
+import os
+import pwd
+import resource
+import socket
+import subprocess
+
+import pytest
+
+from conftest import (CAN, TCPKEEP, cgroup2_root, keepalive_options, quiet_port, run_tcpkeep,
+                      sockops_attached)
+
+PIN_DIR = "/sys/fs/bpf/tcpkeep"
+LOCKS = ("/run/tcpkeep.lock", "/run/tcpkeep.run.lock")
+# the README's table (Privileges)
+OBSERVE = ["bpf", "perfmon"]
+ENFORCE = ["bpf", "perfmon", "net_admin"]
+READ = ["bpf"]
+# a uid other than root's also needs to reach root's /run and /sys/fs/bpf
+NOT_ROOT = ["dac_override"]
+IDLE = 77
+
+
+def unused_uid():
+    for uid in range(64999, 64900, -1):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    raise AssertionError("no unused uid in 64901..64999")
+
+
+UID = unused_uid()
+
+
+def as_user(caps):
+    """setpriv arguments: UID with exactly caps (ambient, so they survive
+    the exec), nothing else in any set."""
+    c = "".join(",+" + x for x in caps)
+    return ["setpriv", f"--reuid={UID}", f"--regid={UID}",
+            "--clear-groups", f"--inh-caps=-all{c}", f"--ambient-caps=-all{c}",
+            f"--bounding-set=-all{c}"]
+
+
+def as_root(caps):
+    """uid 0 whose bounding set (hence every set after exec) is caps."""
+    c = "".join(",+" + x for x in caps)
+    return ["setpriv", "--inh-caps=-all", f"--bounding-set=-all{c}"]
+
+
+def memlock_unlimited():
+    """As the unit's LimitMEMLOCK=infinity: kernels before 5.11 charge maps
+    to it, and raising it later needs CAP_SYS_RESOURCE. Where even root may
+    not raise it, the kernel is one that does not charge it."""
+    try:
+        resource.setrlimit(resource.RLIMIT_MEMLOCK,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        pass
+
+
+def tk(prefix, *args, timeout=60):
+    return subprocess.run([*prefix, TCPKEEP, *args], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=memlock_unlimited)
+
+
+def cap_name(cap):
+    return "CAP_" + cap.upper()
+
+
+def sockops_ids():
+    return {p["id"] for p in sockops_attached(cgroup2_root()) if p["name"] == "tk_sockops"}
+
+
+@pytest.fixture
+def clean(root):
+    """Nothing pinned before or after; root's lock files in place before
+    (so the test uid never creates them as its own), removed after if this
+    test created them; every process started is gone."""
+    assert not os.path.exists(PIN_DIR), "tcpkeep is pinned: unpin it first"
+    made = []
+    for path in LOCKS:
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            made.append(path)
+    procs = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    run_tcpkeep("unpin")
+    for path in made:
+        os.unlink(path)
+    assert not os.path.exists(PIN_DIR)
+
+
+def start_run(prefix, procs, *args):
+    """`tcpkeep run` under prefix, until it says it attached."""
+    p = subprocess.Popen([*prefix, TCPKEEP, "run", "--json", "-i", "0.5", *args],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=memlock_unlimited)
+    procs.append(p)
+    err = ""
+    while "attached" not in err:
+        line = p.stderr.readline()
+        assert line, f"tcpkeep run did not attach (exit {p.wait()}): {err}"
+        err += line
+    return p
+
+
+def accepted_keepalive(port):
+    """(SO_KEEPALIVE, TCP_KEEPIDLE) of the accepted end of a new loopback
+    connection to port."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(4)
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s, _ = srv.accept()
+        try:
+            return keepalive_options(s)[:2]
+        finally:
+            s.close()
+            c.close()
+    finally:
+        srv.close()
+
+
+def stop(p):
+    p.terminate()
+    _, err = p.communicate(timeout=30)
+    return p.returncode, err
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("who", ["user", "root"])
+def test_run_with_the_documented_capabilities_enforces(clean, who):
+    port = quiet_port(24501, 40)
+    prefix = as_user(ENFORCE + NOT_ROOT) if who == "user" else as_root(ENFORCE)
+    p = start_run(prefix, clean, "--no-defaults", "-k", f"{port}:idle={IDLE}")
+    assert accepted_keepalive(port) == (1, IDLE)
+    code, err = stop(p)
+    assert code == 0, err
+    assert "needs" not in err, err
+
+
+@pytest.mark.vm
+def test_run_observing_only_needs_no_cap_net_admin(clean):
+    p = start_run(as_user(OBSERVE + NOT_ROOT), clean, "--no-defaults")
+    code, err = stop(p)
+    assert code == 0, err
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("who", ["user", "root"])
+def test_pin_status_policy_unpin_with_the_documented_capabilities(clean, who):
+    port = quiet_port(24541, 40)
+    extra = NOT_ROOT if who == "user" else []
+    enforce = as_user(ENFORCE + extra) if who == "user" else as_root(ENFORCE)
+    read = as_user(READ + extra) if who == "user" else as_root(READ)
+    p = tk(enforce, "pin", "--no-defaults", "-k", f"{port}:idle={IDLE}")
+    assert p.returncode == 0, p.stderr
+    assert accepted_keepalive(port) == (1, IDLE)
+    # status and policy read the pins with CAP_BPF alone; the observer's
+    # mode and lifetimes too (they used to need CAP_SYS_ADMIN)
+    st = tk(read, "status")
+    assert st.returncode == 0, st.stderr
+    life = "on" if CAN["lifetimes"] else "off"
+    assert f"observer:      tp_btf, lifetimes {life}" in st.stdout, st.stdout
+    assert f"{port}" in tk(read, "policy", "list").stdout
+    p = tk(read, "policy", "set", f"{port}:idle={IDLE + 1}")
+    assert p.returncode == 0, p.stderr
+    assert accepted_keepalive(port) == (1, IDLE + 1)
+    p = tk(read, "unpin")
+    assert p.returncode == 0, p.stderr
+    assert not os.path.exists(PIN_DIR)
+
+
+MISSING = ([("run", cap) for cap in ENFORCE + NOT_ROOT]
+           + [("pin", cap) for cap in ENFORCE + NOT_ROOT])
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("cmd,cap", MISSING)
+def test_a_missing_capability_is_named_and_nothing_changes(clean, cmd, cap):
+    before = sockops_ids()
+    caps = [c for c in ENFORCE + NOT_ROOT if c != cap]
+    p = tk(as_user(caps), cmd, "-k", "24590:idle=60", *(["-c", "1"] if cmd == "run" else []))
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    need = "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_DAC_OVERRIDE"
+    assert lines[0] == (f"tcpkeep: {cmd} needs {need}; missing {cap_name(cap)} "
+                        "(run it as root, or grant them)"), lines
+    assert not os.path.exists(PIN_DIR)
+    assert not sockops_ids() - before
+
+
+@pytest.mark.vm
+def test_root_without_a_documented_capability_is_refused(clean):
+    p = tk(as_root(["bpf", "net_admin"]), "pin")
+    assert p.returncode == 1
+    assert p.stderr == ("tcpkeep: pin needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; "
+                        "missing CAP_PERFMON (run it as root, or grant them)\n")
+    assert not os.path.exists(PIN_DIR)
+
+
+def in_private_bpffs(prefix, *args):
+    """tcpkeep args under prefix in a mount namespace of its own where
+    /sys/fs/bpf is not mounted: what it mounts and pins there goes with it."""
+    script = 'umount /sys/fs/bpf 2>/dev/null || true; exec "$@"'
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           script, "sh", *prefix, TCPKEEP, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.vm
+def test_mounting_bpffs_alone_needs_cap_sys_admin(clean):
+    p = in_private_bpffs(as_root(ENFORCE), "pin", "--no-defaults")
+    assert p.returncode == 1
+    assert p.stderr == ("tcpkeep: bpffs is not mounted at /sys/fs/bpf and mounting it needs "
+                        "CAP_SYS_ADMIN: grant it, or mount -t bpf bpf /sys/fs/bpf first\n")
+    # with it, the pin mounts bpffs (in that namespace) and pins there
+    script = 'umount /sys/fs/bpf 2>/dev/null || true; "$@" pin --no-defaults && ' \
+             'grep -q " /sys/fs/bpf bpf " /proc/self/mounts && "$@" unpin'
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                        "sh", *as_root(ENFORCE + ["sys_admin"]), TCPKEEP],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "unpinned" in p.stderr
+    # the host's bpffs never saw it
+    assert not os.path.exists(PIN_DIR)
