@@ -176,6 +176,11 @@ def test_pin_status_policy_unpin_with_the_documented_capabilities(clean, who):
     life = "on" if CAN["lifetimes"] else "off"
     assert f"observer:      tp_btf, lifetimes {life}" in st.stdout, st.stdout
     assert f"{port}" in tk(read, "policy", "list").stdout
+    # the metrics units' set: every program reads as attached
+    m = tk(read, "metrics")
+    assert m.returncode == 0, m.stderr
+    for prog in ("set_state", "set_state_nested", "sockops"):
+        assert f'tcpkeep_bpf_program_attached{{program="{prog}"}} 1' in m.stdout, prog
     p = tk(read, "policy", "set", f"{port}:idle={IDLE + 1}")
     assert p.returncode == 0, p.stderr
     assert accepted_keepalive(port) == (1, IDLE + 1)
@@ -238,3 +243,18 @@ def test_mounting_bpffs_alone_needs_cap_sys_admin(clean):
     assert "unpinned" in p.stderr
     # the host's bpffs never saw it
     assert not os.path.exists(PIN_DIR)
+
+
+def unit_caps(name):
+    with open(os.path.join(os.path.dirname(TCPKEEP), "..", "contrib", name)) as f:
+        for line in f:
+            if line.startswith("CapabilityBoundingSet="):
+                return sorted(c[4:].lower() for c in line.split("=", 1)[1].split())
+    raise AssertionError(f"{name} has no CapabilityBoundingSet")
+
+
+def test_the_units_bound_exactly_the_tested_sets():
+    """The sets these tests prove enough are the ones the units give."""
+    assert unit_caps("tcpkeep.service") == sorted(ENFORCE)
+    assert unit_caps("tcpkeep-metrics.service") == sorted(READ)
+    assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ)
