@@ -38,7 +38,9 @@ LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS    ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -DTCPKEEP_VERSION='"$(VERSION)"' \
+# CPPFLAGS and LDFLAGS are empty unless given (make deb passes Debian's
+# hardening flags through them)
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) $(WARN) -D_GNU_SOURCE -DTCPKEEP_VERSION='"$(VERSION)"' \
 	-Iinclude -Iuser -I$(OUTPUT) $(LIBBPF_CFLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX_H)) -Iinclude -Ibpf
@@ -53,7 +55,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install uninstall test unit bench vmlinux fuzz bench-bin vmtest
+.PHONY: all clean install uninstall deb test unit bench vmlinux fuzz bench-bin vmtest
 
 all: tcpkeep
 
@@ -91,7 +93,7 @@ $(filter $(OUTPUT)/user/kernel/%,$(USER_OBJS)): $(SKELS)
 
 $(OUTPUT)/tcpkeep: $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBBPF_LIBS) -lm -o $@
 
 # The same binary under ThreadSanitizer (tests/test_tsan.py): run --listen
 # takes snapshots in the live view and in the HTTP threads at once. Only
@@ -190,28 +192,58 @@ bench: tcpkeep bench-bin
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DATADIR   ?= $(PREFIX)/share/tcpkeep
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# the units read $(SYSCONFDIR)/default/tcpkeep whatever the prefix
 SYSCONFDIR ?= /etc
-UNITS     := tcpkeep.service tcpkeep-metrics.service tcpkeep-metrics-textfile.service
 
-# /etc/default/tcpkeep is the admin's: installed only where there is none
-install: tcpkeep
+# The one list of what goes where: make deb stages the package from it.
+# Every systemd unit in contrib/ (their @SBINDIR@ and @SYSCONFDIR@ filled
+# in), the defaults file (an existing one is kept: it is the admin's),
+# the Prometheus rules with their promtool test, the Grafana dashboards.
+UNITS     := $(notdir $(wildcard contrib/*.service contrib/*.mount contrib/*.timer))
+RULES     := $(wildcard contrib/prometheus/*.yml)
+DASHBOARDS := $(wildcard contrib/grafana/*.json)
+DEFAULTS  := $(wildcard contrib/tcpkeep.default)
+
+install: $(OUTPUT)/tcpkeep
 	install -D -m 0755 $(OUTPUT)/tcpkeep $(DESTDIR)$(SBINDIR)/tcpkeep
 	install -D -m 0644 contrib/tcpkeep.8 $(DESTDIR)$(MANDIR)/man8/tcpkeep.8
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in $(UNITS); do \
-		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			contrib/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
-	install -D -m 0644 contrib/tcpkeep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
+ifneq ($(DEFAULTS),)
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep || \
-		install -D -m 0644 contrib/tcpkeep.default $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep
+		install -D -m 0644 $(DEFAULTS) $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep
+endif
+	install -d $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/grafana
+	$(if $(RULES),install -m 0644 $(RULES) $(DESTDIR)$(DATADIR)/prometheus/)
+	$(if $(DASHBOARDS),install -m 0644 $(DASHBOARDS) $(DESTDIR)$(DATADIR)/grafana/)
 
-# /etc/default/tcpkeep stays: it holds the admin's policy
+# the defaults file stays: it may hold the admin's settings
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tcpkeep $(DESTDIR)$(MANDIR)/man8/tcpkeep.8 \
-		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
-		$(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# A Debian package, tcpkeep_VERSION_ARCH.deb here (or in DEB_OUT): the
+# binary built apart in $(OUTPUT)/deb with Debian's hardening flags, staged
+# by make install under /usr (units in bookworm's /lib/systemd/system), then
+# packed by contrib/deb/build. Needs dpkg-dev.
+DEB_OUT   ?= .
+DEB_DIR   := $(OUTPUT)/deb
+DEB_FLAGS = $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+
+deb:
+	rm -rf $(DEB_DIR)/root
+	$(MAKE) --no-print-directory install OUTPUT=$(DEB_DIR)/obj \
+		CFLAGS="$(call DEB_FLAGS,CFLAGS)" CPPFLAGS="$(call DEB_FLAGS,CPPFLAGS)" \
+		LDFLAGS="$(call DEB_FLAGS,LDFLAGS)" DESTDIR=$(abspath $(DEB_DIR)/root) \
+		PREFIX=/usr UNITDIR=/lib/systemd/system SYSCONFDIR=/etc
+	contrib/deb/build $(VERSION) $(DEB_DIR)/root $(DEB_OUT)
 
 clean:
-	rm -rf $(OUTPUT) tcpkeep
+	rm -rf $(OUTPUT) tcpkeep tcpkeep_*.deb
