@@ -219,6 +219,7 @@ ifneq ($(DEFAULTS),)
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep || \
 		install -D -m 0644 $(DEFAULTS) $(DESTDIR)$(SYSCONFDIR)/default/tcpkeep
 endif
+	install -D -m 0644 contrib/tcpkeep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
 	install -d $(DESTDIR)$(DATADIR)/prometheus $(DESTDIR)$(DATADIR)/grafana
 	$(if $(RULES),install -m 0644 $(RULES) $(DESTDIR)$(DATADIR)/prometheus/)
 	$(if $(DASHBOARDS),install -m 0644 $(DASHBOARDS) $(DESTDIR)$(DATADIR)/grafana/)
@@ -226,7 +227,7 @@ endif
 # the defaults file stays: it may hold the admin's settings
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tcpkeep $(DESTDIR)$(MANDIR)/man8/tcpkeep.8 \
-		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(TMPFILESDIR)/tcpkeep.conf
 	rm -rf $(DESTDIR)$(DATADIR)
 
 # A Debian package, tcpkeep_VERSION_ARCH.deb here (or in DEB_OUT): the

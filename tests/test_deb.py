@@ -49,6 +49,8 @@ def expected_files():
     files |= {f"{DATADIR}/grafana/{d}" for d in contrib("grafana/*.json")}
     if os.path.exists(os.path.join(ROOT, "contrib/tcpkeep.default")):
         files.add("/etc/default/tcpkeep")
+    if os.path.exists(os.path.join(ROOT, "contrib/tcpkeep.tmpfiles")):
+        files.add("/usr/lib/tmpfiles.d/tcpkeep.conf")
     return files
 
 
@@ -218,6 +220,9 @@ def test_install_status_purge(deb, clean_host):
     # deb-systemd-helper which links each unit would make
     assert not os.path.exists(PIN_DIR)
     assert tcpkeep_links() == []
+    # the lock the sandboxed unit may write but not create, made at install
+    st = os.stat("/run/tcpkeep.lock")
+    assert (st.st_mode & 0o7777, st.st_uid) == (0o600, 0)
     units = [os.path.basename(f) for f in files if f.startswith(UNITDIR + "/")
              and os.path.isfile(f)]
     for u in units:
@@ -248,6 +253,7 @@ def test_install_status_purge(deb, clean_host):
         left.append(f)
     assert left == []
     assert not os.path.exists("/etc/default/tcpkeep")
+    assert not os.path.exists("/run/tcpkeep.lock")
     assert not os.path.exists(DATADIR) and not os.path.exists(DOCDIR)
     assert tcpkeep_links() == []
     assert dsh_files() == []
