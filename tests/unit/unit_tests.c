@@ -376,7 +376,7 @@ static void test_hist(void)
 	slots[5] = 5;
 	slots[TK_HIST_OVERFLOW] = 1;
 	f = open_memstream(&buf, &len);
-	tk_hist_print(f, slots, TK_HIST_SLOTS, "usecs");
+	tk_hist_print(f, slots, TK_HIST_SLOTS, "usecs", TK_HIST_BAR);
 	fclose(f);
 	CHECK(strstr(buf, "usecs") != NULL);
 	CHECK(strstr(buf, "8 -> 15 : 10         |****************************************|"));
@@ -385,6 +385,16 @@ static void test_hist(void)
 	CHECK(strstr(buf, "68719476736 -> inf : 1"));
 	CHECK(strstr(buf, "4 -> 7") == NULL);	/* nothing before the first */
 	free(buf);
+}
+
+static void test_hist_bar(void)
+{
+	CHECK(tk_hist_bar_for(0) == TK_HIST_BAR);	/* a pipe */
+	CHECK(tk_hist_bar_for(200) == TK_HIST_BAR);
+	CHECK(tk_hist_bar_for(80) == TK_HIST_BAR);	/* 40 + the bar */
+	CHECK(tk_hist_bar_for(79) == 39);
+	CHECK(tk_hist_bar_for(50) == 10);
+	CHECK(tk_hist_bar_for(49) == 0);		/* too short to read */
 }
 
 static void test_totals(void)
@@ -1330,6 +1340,7 @@ int main(int argc, char **argv)
 	test_parse_seconds();
 	test_parse_ports();
 	test_hist();
+	test_hist_bar();
 	test_attrib_rule();
 	test_diag_attrib();
 	test_diag_parse();

@@ -120,7 +120,7 @@ static void print_histograms(FILE *f, const struct tk_snapshot *cur)
 		fmt_duration(mean, sizeof(mean), (double)r->sum_us / n);
 		fprintf(f, "\nport %u %s: connection lifetime, %llu closed, mean %s\n",
 			r->port, tk_dir_name(r->dir), (unsigned long long)n, mean);
-		tk_hist_print(f, r->slots, TK_HIST_SLOTS, "usecs");
+		tk_hist_print(f, r->slots, TK_HIST_SLOTS, "usecs", TK_HIST_BAR);
 	}
 }
 
