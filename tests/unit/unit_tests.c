@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests of the parts of tcpkeep that need no kernel: the command
- * line, number and port parsing, histogram slots and drawing, derived
- * totals, the JSON writer and JSON rendering. Prints "N passed, N failed"
- * and exits non-zero on any failure. With --json-string it prints stdin as
- * JSON instead, for tests/test_unit.py to hand to Python's json module.
+ * line, number and port parsing, histogram slots and drawing, the live
+ * view's fit to a terminal, derived totals, the JSON writer and JSON
+ * rendering. Prints "N passed, N failed" and exits non-zero on any
+ * failure. With --json-string it prints stdin as JSON instead, for
+ * tests/test_unit.py to hand to Python's json module.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -378,7 +379,7 @@ static void test_hist(void)
 	slots[5] = 5;
 	slots[TK_HIST_OVERFLOW] = 1;
 	f = open_memstream(&buf, &len);
-	tk_hist_print(f, slots, TK_HIST_SLOTS, "usecs");
+	tk_hist_print(f, slots, TK_HIST_SLOTS, "usecs", TK_HIST_BAR);
 	fclose(f);
 	CHECK(strstr(buf, "usecs") != NULL);
 	CHECK(strstr(buf, "8 -> 15 : 10         |****************************************|"));
@@ -387,6 +388,195 @@ static void test_hist(void)
 	CHECK(strstr(buf, "68719476736 -> inf : 1"));
 	CHECK(strstr(buf, "4 -> 7") == NULL);	/* nothing before the first */
 	free(buf);
+}
+
+static void test_hist_bar(void)
+{
+	CHECK(tk_hist_bar_for(0) == TK_HIST_BAR);	/* a pipe */
+	CHECK(tk_hist_bar_for(200) == TK_HIST_BAR);
+	CHECK(tk_hist_bar_for(80) == TK_HIST_BAR);	/* 40 + the bar */
+	CHECK(tk_hist_bar_for(79) == 39);
+	CHECK(tk_hist_bar_for(50) == 10);
+	CHECK(tk_hist_bar_for(49) == 0);		/* too short to read */
+}
+
+/* The headings of the three column sets. */
+#define VIEW_FULL " PORT DIR   NEW/s CLOSE/s  RST/s REFU/s        NEW    CLOSED   RESET " \
+	"REFUSED  LISTEN  ESTAB   SYN  FINW CLOSEW LASTACK  TIMEWT   KA_APPL KAERR  DEAD"
+#define VIEW_MIDDLE " PORT DIR   NEW/s CLOSE/s  RST/s REFU/s   ESTAB  FINW CLOSEW LASTACK  " \
+	"TIMEWT   KA_APPL KAERR  DEAD"
+#define VIEW_NARROW " PORT DIR   NEW/s CLOSE/s  RST/s   ESTAB CLOSEW  TIMEWT   KA_APPL KAERR  DEAD"
+
+/* A snapshot with rows, histograms and a policy, an interval after prev. */
+static void view_snapshot(struct tk_snapshot *s, struct tk_snapshot *prev, int nrows)
+{
+	static struct tk_policy_row pol[] = {
+		{ 993, { .idle = 300, .intvl = 60, .cnt = 5, .user_timeout = 600 } },
+		{ 110, { .off = 1 } },
+	};
+
+	tk_snapshot_init(s);
+	tk_snapshot_init(prev);
+	s->attach_mode = "tp_btf";
+	s->states_ok = s->lifetimes_ok = s->dead_peers_ok = s->enforcer_ok = true;
+	prev->mono_s = 10;
+	s->mono_s = 12;
+	for (int i = 0; i < nrows; i++) {
+		struct tk_row *r = tk_snapshot_row(s, 1000 + i, i % 2);
+
+		r->trans[2][1] = 1000001 + i;	/* SYN_SENT -> ESTABLISHED */
+		r->states[TK_ESTABLISHED] = 7;
+		r->states[TK_CLOSE_WAIT] = 3;
+		r->slots[4] = 9;
+		r->slots[9] = 3;
+		r->sum_us = 1000;
+		tk_snapshot_row(prev, 1000 + i, i % 2)->trans[2][1] = 1000000;
+	}
+	s->policy = pol;
+	s->npolicy = 2;
+}
+
+/* Lines of a frame, cut apart in place, without the terminal's escapes. */
+static int view_lines(char *frame, char **lines, int max)
+{
+	static const char *const esc[] = { "\033[H", "\033[K", "\033[J" };
+	int n = 0;
+	char *p;
+
+	for (size_t e = 0; e < 3; e++)
+		while ((p = strstr(frame, esc[e])))
+			memmove(p, p + 3, strlen(p + 3) + 1);
+	while (frame && *frame && n < max)
+		lines[n++] = strsep(&frame, "\n");
+	return n;
+}
+
+/* The frame for a width x height terminal (0, 0: a pipe), cleared first or not. */
+static char *view_draw(const struct tk_snapshot *s, const struct tk_snapshot *prev,
+		       int width, int height, bool clear)
+{
+	struct tk_render_opts o = {
+		.histograms = true, .width = width, .height = height, .clear = clear,
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tk_render_text(f, s, prev, &o);
+	fclose(f);
+	return buf;
+}
+
+static char *view_render(const struct tk_snapshot *s, const struct tk_snapshot *prev,
+			 int width, int height)
+{
+	return view_draw(s, prev, width, height, false);
+}
+
+static char *view_render_clear(const struct tk_snapshot *s, const struct tk_snapshot *prev,
+			       int width, int height)
+{
+	return view_draw(s, prev, width, height, true);
+}
+
+/* How a frame fits a terminal. */
+struct view_fit {
+	char heading[200];	/* the line with the column headings */
+	int longest, lines;
+	bool hint;		/* says columns are hidden */
+};
+
+static void view_fit(const struct tk_snapshot *s, const struct tk_snapshot *prev,
+		     int width, int height, struct view_fit *v)
+{
+	char *buf = view_render(s, prev, width, height), *lines[200];
+	int n = view_lines(buf, lines, 200);
+
+	memset(v, 0, sizeof(*v));
+	for (int i = 0; i < n; i++) {
+		int len = (int)strlen(lines[i]);
+
+		if (len > v->longest)
+			v->longest = len;
+		if (!strncmp(lines[i], " PORT DIR", 9))
+			snprintf(v->heading, sizeof(v->heading), "%s", lines[i]);
+		v->hint |= strstr(lines[i], "columns hidden") != NULL;
+	}
+	v->lines = n;
+	free(buf);
+}
+
+static void test_view_widths(void)
+{
+	static const struct {
+		int width, height;
+		const char *heading;
+	} cases[] = {
+		{ 0, 0, VIEW_FULL }, { 200, 60, VIEW_FULL }, { 148, 60, VIEW_FULL },
+		{ 147, 60, VIEW_MIDDLE }, { 100, 40, VIEW_MIDDLE }, { 98, 40, VIEW_MIDDLE },
+		{ 97, 40, VIEW_NARROW }, { 80, 24, VIEW_NARROW }, { 77, 24, VIEW_NARROW },
+	};
+	struct tk_snapshot s, prev;
+	struct view_fit v;
+	char *buf;
+
+	view_snapshot(&s, &prev, 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		view_fit(&s, &prev, cases[i].width, cases[i].height, &v);
+		CHECK(!strcmp(v.heading, cases[i].heading));
+		if (cases[i].width) {
+			CHECK(v.longest <= cases[i].width);
+			CHECK(v.lines <= cases[i].height);
+		}
+		/* the hint shows when and only when columns are hidden */
+		CHECK(v.hint == !!strcmp(cases[i].heading, VIEW_FULL));
+	}
+	/* narrower than the narrow set: cut, never wrapped */
+	view_fit(&s, &prev, 40, 12, &v);
+	CHECK(!strncmp(v.heading, VIEW_NARROW, 40) && strlen(v.heading) == 40);
+	CHECK(v.longest == 40 && v.lines == 12);
+	/* rows line up under the headings */
+	buf = view_render(&s, &prev, 0, 0);
+	CHECK(strstr(buf, "\n" VIEW_FULL "\n") != NULL);
+	CHECK(strstr(buf, "\n 1000 in      0.5     0.0    0.0    0.0    1000001         0       "
+			  "0       0       0      7     0     0      3       0       0         "
+			  "0     0     0\n") != NULL);
+	CHECK(strstr(buf, "|****************************************|") != NULL);
+	free(buf);
+	tk_snapshot_free(&prev);
+	s.policy = NULL;
+	tk_snapshot_free(&s);
+}
+
+static void test_view_height(void)
+{
+	struct tk_snapshot s, prev;
+	char *buf, *lines[200];
+	int n;
+
+	/* shorter bars at 79 columns, and what the height leaves out is said */
+	view_snapshot(&s, &prev, 2);
+	buf = view_render(&s, &prev, 79, 24);
+	CHECK(strstr(buf, "|***************************************|") != NULL);
+	CHECK(strstr(buf, "port 1000 in: connection lifetime, 12 closed") != NULL);
+	CHECK(strstr(buf, "\n(1 lifetime histogram left out") != NULL);
+	CHECK(strstr(buf, "\033[2J") == NULL);	/* no clearing into the scrollback... */
+	n = view_lines(buf, lines, 200);
+	CHECK(n <= 24);
+	/* the second histogram left out whole, the count of it last */
+	CHECK(strstr(lines[n - 1], "left out") != NULL);
+	free(buf);
+	buf = view_render_clear(&s, &prev, 79, 24);
+	CHECK(!strncmp(buf, "\033[H\033[2J", 7));	/* ...unless asked */
+	free(buf);
+	/* a pipe has them all */
+	buf = view_render(&s, &prev, 0, 0);
+	CHECK(strstr(buf, "left out") == NULL);
+	CHECK(strstr(buf, "port 1001 out: connection lifetime, 12 closed") != NULL);
+	free(buf);
+	tk_snapshot_free(&prev);
+	s.policy = NULL;
+	tk_snapshot_free(&s);
 }
 
 static void test_totals(void)
@@ -1466,6 +1656,9 @@ int main(int argc, char **argv)
 	test_parse_seconds();
 	test_parse_ports();
 	test_hist();
+	test_hist_bar();
+	test_view_widths();
+	test_view_height();
 	test_attrib_rule();
 	test_diag_attrib();
 	test_diag_parse();

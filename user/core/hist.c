@@ -3,7 +3,12 @@
 #include "core/hist.h"
 #include "tcpkeep.h"
 
-#define BAR_WIDTH 40
+/* A line: "<range> : <count> |<bar>|", the first two this wide. */
+#define RANGE_WIDTH 24
+#define COUNT_WIDTH 10
+#define LINE_WIDTH(bar) (RANGE_WIDTH + 3 + COUNT_WIDTH + 2 + (bar) + 1)
+/* a shorter bar no longer tells slots apart */
+#define MIN_BAR 10
 
 uint64_t tk_hist_low(unsigned int slot)
 {
@@ -15,11 +20,21 @@ uint64_t tk_hist_high(unsigned int slot)
 	return slot >= TK_HIST_OVERFLOW ? 0 : 1ULL << (slot + 1);
 }
 
-void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *unit)
+unsigned int tk_hist_bar_for(int width)
+{
+	if (width <= 0 || width >= LINE_WIDTH(TK_HIST_BAR))
+		return TK_HIST_BAR;
+	if (width < LINE_WIDTH(MIN_BAR))
+		return 0;
+	return width - LINE_WIDTH(0);
+}
+
+void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *unit,
+		   unsigned int bar_len)
 {
 	unsigned int first = n, last = 0;
 	uint64_t max = 0;
-	char bar[BAR_WIDTH + 1];
+	char bar[TK_HIST_BAR + 1];
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (!slots[i])
@@ -31,17 +46,19 @@ void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *u
 			max = slots[i];
 	}
 	if (!max) {
-		fprintf(f, "%24s (no connection closed yet)\n", "");
+		fprintf(f, "%*s (no connection closed yet)\n", RANGE_WIDTH, "");
 		return;
 	}
-	fprintf(f, "%24s : count      distribution\n", unit);
+	if (bar_len > TK_HIST_BAR)
+		bar_len = TK_HIST_BAR;
+	fprintf(f, "%*s : %-*s distribution\n", RANGE_WIDTH, unit, COUNT_WIDTH, "count");
 	for (unsigned int i = first; i <= last; i++) {
-		int stars = (int)((slots[i] * BAR_WIDTH + max - 1) / max);
+		int stars = (int)((slots[i] * bar_len + max - 1) / max);
 		char range[48];
 
 		memset(bar, '*', stars);
-		memset(bar + stars, ' ', BAR_WIDTH - stars);
-		bar[BAR_WIDTH] = '\0';
+		memset(bar + stars, ' ', bar_len - stars);
+		bar[bar_len] = '\0';
 		if (i == n - 1 && n == TK_HIST_SLOTS)
 			snprintf(range, sizeof(range), "%llu -> inf",
 				 (unsigned long long)tk_hist_low(i));
@@ -49,7 +66,7 @@ void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *u
 			snprintf(range, sizeof(range), "%llu -> %llu",
 				 (unsigned long long)tk_hist_low(i),
 				 (unsigned long long)tk_hist_high(i) - 1);
-		fprintf(f, "%24s : %-10llu |%s|\n", range,
+		fprintf(f, "%*s : %-*llu |%s|\n", RANGE_WIDTH, range, COUNT_WIDTH,
 			(unsigned long long)slots[i], bar);
 	}
 }

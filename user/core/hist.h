@@ -10,11 +10,19 @@
 uint64_t tk_hist_low(unsigned int slot);
 /* Upper bound (exclusive) of slot i; 0 for the overflow slot (no bound). */
 uint64_t tk_hist_high(unsigned int slot);
+/* The longest bar, which makes a line 80 columns wide. */
+#define TK_HIST_BAR 40
+/*
+ * The longest bar, up to TK_HIST_BAR, whose lines fit in width columns
+ * (0: no limit); 0 when not even a bar short enough to read would fit.
+ */
+unsigned int tk_hist_bar_for(int width);
 /*
  * Print the non-empty span of slots[0..n) as "low -> high : count |***|",
- * the bars scaled to the largest slot; the last slot is the overflow
- * bucket, drawn as "low -> inf".
+ * bars of up to bar_len stars (at most TK_HIST_BAR) scaled to the largest
+ * slot; the last slot is the overflow bucket, drawn as "low -> inf".
  */
-void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *unit);
+void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *unit,
+		   unsigned int bar_len);
 
 #endif

@@ -10,10 +10,18 @@
 
 struct tk_render_opts {
 	bool histograms;	/* draw lifetime histograms under the table */
-	int max_lines;		/* 0: no limit (pipes); else the terminal's height */
+	int width, height;	/* both 0: a pipe; else a terminal's size (0: no limit) */
+	bool clear;		/* a terminal: clear it all first (it may hold other
+				 * text, or lines the terminal wrapped on a resize) */
 };
 
-/* The live view: header, one row per (port, direction), histograms. */
+/*
+ * The live view: header, one row per (port, direction), histograms. For a
+ * pipe, all of it, every column. For a terminal, drawn over the last frame
+ * from the top-left corner and fitted to the size: the widest column set
+ * whose rows fit, no line longer than the width, no more lines than the
+ * height.
+ */
 void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev, const struct tk_render_opts *o);
 /* One JSON object on one line. */

@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The live text view. */
+/*
+ * The live text view. On a pipe each frame is written in full. On a
+ * terminal the frame is fitted to the window so that nothing wraps or
+ * scrolls: the widest column set whose rows fit, header fields packed into
+ * lines of the width, shorter histogram bars, only the histograms that fit
+ * in the height, and every line cut at the width as a last resort.
+ */
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,54 +15,257 @@
 #include "core/policy.h"
 #include "render/render.h"
 
-static void print_header(FILE *f, const struct tk_snapshot *cur, double dt)
+/* Column sets, narrowest first; each shows the columns of the ones before. */
+enum colset { SET_NARROW, SET_MIDDLE, SET_FULL };
+
+/* What one table row draws from: the row, its totals now and before. */
+struct rowvals {
+	const struct tk_row *r;
+	struct tk_totals t, pt;
+	double dt;
+};
+
+/* What a cell shows, and how */
+enum cell {
+	CELL_PORT,	/* "%*llu", as the counts */
+	CELL_DIR,	/* "%-*s", and so its heading */
+	CELL_RATE,	/* a tk_totals member per second, "%*.1f" */
+	CELL_TOTAL,	/* a tk_totals member, "%*llu" */
+	CELL_STATES,	/* the sockets in the states of a mask now, "%*llu" */
+	CELL_FIELD,	/* a uint64_t member of the row, "%*llu" */
+	CELL_KA_ERRORS,	/* keepalive options refused, all options, "%*llu" */
+};
+
+struct column {
+	const char *head;
+	int width;
+	int group;		/* groups are two spaces apart, columns one */
+	enum colset set;	/* the narrowest set that shows it */
+	enum cell cell;
+	size_t off;		/* RATE, TOTAL: in struct tk_totals; FIELD: in tk_row */
+	unsigned int states;	/* STATES: 1 << TK_ state, or'ed */
+};
+
+#define RATE(m) .cell = CELL_RATE, .off = offsetof(struct tk_totals, m)
+#define TOTAL(m) .cell = CELL_TOTAL, .off = offsetof(struct tk_totals, m)
+#define FIELD(m) .cell = CELL_FIELD, .off = offsetof(struct tk_row, m)
+#define STATES(mask) .cell = CELL_STATES, .states = (mask)
+#define STATE(s) (1U << (s))
+
+/*
+ * The narrow set (77 columns) is what shows connections going half-open
+ * and keepalive catching them: the churn (NEW/s, CLOSE/s, RST/s), the
+ * connections keepalive guards (ESTAB), those the peer closed and the
+ * application not (CLOSEW), TIME_WAIT build-up, and keepalive itself:
+ * applied, failing, peers found dead. The middle set (98) adds refusals
+ * and the closing states; only the full set (148) has the totals since
+ * attach, listeners and handshakes in flight.
+ */
+static const struct column columns[] = {
+	{ "PORT",    5, 0, SET_NARROW, .cell = CELL_PORT },
+	{ "DIR",     3, 0, SET_NARROW, .cell = CELL_DIR },
+	{ "NEW/s",   7, 0, SET_NARROW, RATE(opened) },
+	{ "CLOSE/s", 7, 0, SET_NARROW, RATE(closed) },
+	{ "RST/s",   6, 0, SET_NARROW, RATE(reset) },
+	{ "REFU/s",  6, 0, SET_MIDDLE, RATE(refused) },
+	{ "NEW",     9, 1, SET_FULL,   TOTAL(opened) },
+	{ "CLOSED",  9, 1, SET_FULL,   TOTAL(closed) },
+	{ "RESET",   7, 1, SET_FULL,   TOTAL(reset) },
+	{ "REFUSED", 7, 1, SET_FULL,   TOTAL(refused) },
+	{ "LISTEN",  6, 2, SET_FULL,   STATES(STATE(TK_LISTEN)) },
+	{ "ESTAB",   6, 2, SET_NARROW, STATES(STATE(TK_ESTABLISHED)) },
+	{ "SYN",     5, 2, SET_FULL,
+	  STATES(STATE(TK_SYN_SENT) | STATE(TK_SYN_RECV) | STATE(TK_NEW_SYN_RECV)) },
+	{ "FINW",    5, 2, SET_MIDDLE,
+	  STATES(STATE(TK_FIN_WAIT1) | STATE(TK_FIN_WAIT2) | STATE(TK_CLOSING)) },
+	{ "CLOSEW",  6, 2, SET_NARROW, STATES(STATE(TK_CLOSE_WAIT)) },
+	{ "LASTACK", 7, 2, SET_MIDDLE, STATES(STATE(TK_LAST_ACK)) },
+	{ "TIMEWT",  7, 2, SET_NARROW, STATES(STATE(TK_TIME_WAIT)) },
+	{ "KA_APPL", 8, 3, SET_NARROW, FIELD(ka_applied) },
+	{ "KAERR",   5, 3, SET_NARROW, .cell = CELL_KA_ERRORS },
+	{ "DEAD",    5, 3, SET_NARROW, FIELD(dead_peers) },
+};
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+static uint64_t u64_at(const void *base, size_t off)
 {
+	uint64_t v;
+
+	memcpy(&v, (const char *)base + off, sizeof(v));
+	return v;
+}
+
+/* The value of a count cell (any but CELL_DIR and CELL_RATE). */
+static uint64_t count_of(const struct column *c, const struct rowvals *v)
+{
+	uint64_t n = 0;
+
+	switch (c->cell) {
+	case CELL_PORT:
+		return v->r->port;
+	case CELL_TOTAL:
+		return u64_at(&v->t, c->off);
+	case CELL_FIELD:
+		return u64_at(v->r, c->off);
+	case CELL_STATES:
+		for (unsigned int s = 0; s < TK_NSTATES; s++)
+			if (c->states & STATE(s))
+				n += v->r->states[s];
+		return n;
+	case CELL_KA_ERRORS:
+		for (int i = 0; i < TK_OPT_MAX; i++)
+			n += v->r->ka_errors[i];
+		return n;
+	default:
+		return 0;
+	}
+}
+
+/* Spaces before column c, the last one drawn before it being prev. */
+static int gap(const struct column *c, const struct column *prev)
+{
+	if (!prev)
+		return 0;
+	return c->group == prev->group ? 1 : 2;
+}
+
+static int row_width(enum colset set)
+{
+	const struct column *prev = NULL;
+	int w = 0;
+
+	for (size_t i = 0; i < NCOLUMNS; i++) {
+		if (columns[i].set > set)
+			continue;
+		w += gap(&columns[i], prev) + columns[i].width;
+		prev = &columns[i];
+	}
+	return w;
+}
+
+/* The widest set whose rows fit in width columns (0: any width). */
+static enum colset set_for(int width)
+{
+	enum colset set = SET_FULL;
+
+	while (width > 0 && set > SET_NARROW && row_width(set) > width)
+		set--;
+	return set;
+}
+
+static void print_cell(FILE *f, const struct column *c, const struct rowvals *v)
+{
+	switch (c->cell) {
+	case CELL_DIR:
+		fprintf(f, "%-*s", c->width, tk_dir_name(v->r->dir));
+		break;
+	case CELL_RATE:
+		fprintf(f, "%*.1f", c->width, tk_rate(u64_at(&v->t, c->off),
+						    u64_at(&v->pt, c->off), v->dt));
+		break;
+	default:
+		fprintf(f, "%*llu", c->width, (unsigned long long)count_of(c, v));
+		break;
+	}
+}
+
+/* The headings of set's columns (v NULL), or one row's values. */
+static void print_table_line(FILE *f, enum colset set, const struct rowvals *v)
+{
+	const struct column *prev = NULL;
+
+	for (size_t i = 0; i < NCOLUMNS; i++) {
+		const struct column *c = &columns[i];
+
+		if (c->set > set)
+			continue;
+		fprintf(f, "%*s", gap(c, prev), "");
+		if (v)
+			print_cell(f, c, v);
+		else
+			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->width, c->head);
+		prev = c;
+	}
+	fputc('\n', f);
+}
+
+static void print_row(FILE *f, enum colset set, const struct tk_row *r,
+		      const struct tk_row *p, double dt)
+{
+	struct rowvals v = { .r = r, .dt = dt };
+
+	tk_row_totals(r, &v.t);
+	if (p)
+		tk_row_totals(p, &v.pt);
+	print_table_line(f, set, &v);
+}
+
+/* Fields on lines of at most width columns (0: one line), two spaces apart. */
+struct packer {
+	FILE *f;
+	int width;
+	int col;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void pack(struct packer *p, const char *fmt, ...)
+{
+	char field[160];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(field, sizeof(field), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (p->col && p->width > 0 && p->col + 2 + n > p->width) {
+		fputc('\n', p->f);
+		p->col = 0;
+	}
+	if (p->col) {
+		fputs("  ", p->f);
+		p->col += 2;
+	}
+	fputs(field, p->f);
+	p->col += n;
+}
+
+static void pack_end(struct packer *p)
+{
+	fputc('\n', p->f);
+	p->col = 0;
+}
+
+static void print_header(FILE *f, int width, const struct tk_snapshot *cur, double dt)
+{
+	struct packer p = { .f = f, .width = width };
 	char when[32];
 	time_t t = (time_t)cur->wall_s;
 	struct tm tm;
 
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(f, "tcpkeep %s  observer %s  enforcer %s  interval %.1fs\n", when,
-		cur->attach_mode, cur->enforcer_ok ? "on" : "off", dt);
-	fprintf(f, "missed %llu (kernel skipped %llu, caught %llu, map full %llu)  "
-		"unattributed %llu  untracked lifetimes %llu%s%s%s\n",
-		(unsigned long long)tk_snapshot_missed(cur),
-		(unsigned long long)cur->recursion_misses,
-		(unsigned long long)cur->nested_caught,
-		(unsigned long long)(tk_snapshot_missed(cur) - tk_snapshot_kernel_missed(cur)),
-		(unsigned long long)cur->uncounted[TK_UNC_UNATTRIBUTED],
-		(unsigned long long)cur->uncounted[TK_UNC_UNTRACKED],
-		cur->states_ok ? "" : "  [current states unavailable]",
-		cur->lifetimes_ok ? "" : "  [no lifetimes]",
-		cur->dead_peers_ok ? "" : "  [dead peers unavailable]");
-}
-
-static void print_row(FILE *f, const struct tk_row *r, const struct tk_row *p, double dt)
-{
-	struct tk_totals t, pt = {};
-	const uint64_t *s = r->states;
-	uint64_t ka_err = 0;
-
-	tk_row_totals(r, &t);
-	if (p)
-		tk_row_totals(p, &pt);
-	for (int i = 0; i < TK_OPT_MAX; i++)
-		ka_err += r->ka_errors[i];
-	fprintf(f, "%5u %-3s %7.1f %7.1f %6.1f %6.1f  %9llu %9llu %7llu %7llu  "
-		"%6llu %6llu %5llu %5llu %6llu %6llu %7llu  %8llu %5llu %5llu\n",
-		r->port, tk_dir_name(r->dir),
-		tk_rate(t.opened, pt.opened, dt), tk_rate(t.closed, pt.closed, dt),
-		tk_rate(t.reset, pt.reset, dt), tk_rate(t.refused, pt.refused, dt),
-		(unsigned long long)t.opened, (unsigned long long)t.closed,
-		(unsigned long long)t.reset, (unsigned long long)t.refused,
-		(unsigned long long)s[TK_LISTEN], (unsigned long long)s[TK_ESTABLISHED],
-		(unsigned long long)(s[TK_SYN_SENT] + s[TK_SYN_RECV] + s[TK_NEW_SYN_RECV]),
-		(unsigned long long)(s[TK_FIN_WAIT1] + s[TK_FIN_WAIT2] + s[TK_CLOSING]),
-		(unsigned long long)s[TK_CLOSE_WAIT], (unsigned long long)s[TK_LAST_ACK],
-		(unsigned long long)s[TK_TIME_WAIT],
-		(unsigned long long)r->ka_applied, (unsigned long long)ka_err,
-		(unsigned long long)r->dead_peers);
+	pack(&p, "tcpkeep %s", when);
+	pack(&p, "observer %s", cur->attach_mode);
+	pack(&p, "enforcer %s", cur->enforcer_ok ? "on" : "off");
+	pack(&p, "interval %.1fs", dt);
+	pack_end(&p);
+	pack(&p, "missed %llu (kernel skipped %llu, caught %llu, map full %llu)",
+	     (unsigned long long)tk_snapshot_missed(cur),
+	     (unsigned long long)cur->recursion_misses,
+	     (unsigned long long)cur->nested_caught,
+	     (unsigned long long)(tk_snapshot_missed(cur) - tk_snapshot_kernel_missed(cur)));
+	pack(&p, "unattributed %llu", (unsigned long long)cur->uncounted[TK_UNC_UNATTRIBUTED]);
+	pack(&p, "untracked lifetimes %llu",
+	     (unsigned long long)cur->uncounted[TK_UNC_UNTRACKED]);
+	if (!cur->states_ok)
+		pack(&p, "[current states unavailable]");
+	if (!cur->lifetimes_ok)
+		pack(&p, "[no lifetimes]");
+	if (!cur->dead_peers_ok)
+		pack(&p, "[dead peers unavailable]");
+	pack_end(&p);
 }
 
 void tk_render_policy_text(FILE *f, const struct tk_snapshot *cur)
@@ -107,79 +318,186 @@ static void fmt_duration(char *buf, size_t len, double us)
 		snprintf(buf, len, "%.1f min", us / 60e6);
 }
 
-static void print_histograms(FILE *f, const struct tk_snapshot *cur)
+/* What a frame may fill, and the frame so far. */
+struct frame {
+	FILE *f;
+	const char *const *buf;	/* on a terminal: f's memory, to count lines */
+	const size_t *len;
+	int width, height;	/* 0: no limit */
+	enum colset set;
+};
+
+static int count_lines(const char *s, size_t len)
 {
-	for (size_t i = 0; i < cur->nrows; i++) {
-		const struct tk_row *r = &cur->rows[i];
-		uint64_t n = tk_row_hist_count(r);
+	int n = 0;
 
-		char mean[32];
-
-		if (!n)
-			continue;
-		fmt_duration(mean, sizeof(mean), (double)r->sum_us / n);
-		fprintf(f, "\nport %u %s: connection lifetime, %llu closed, mean %s\n",
-			r->port, tk_dir_name(r->dir), (unsigned long long)n, mean);
-		tk_hist_print(f, r->slots, TK_HIST_SLOTS, "usecs");
-	}
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == '\n';
+	return n;
 }
 
-static void render(FILE *f, const struct tk_snapshot *cur,
+static int frame_lines(const struct frame *fr)
+{
+	fflush(fr->f);
+	return count_lines(*fr->buf, *fr->len);
+}
+
+static void print_histogram(FILE *f, const struct tk_row *r, unsigned int bar)
+{
+	uint64_t n = tk_row_hist_count(r);
+	char mean[32];
+
+	fmt_duration(mean, sizeof(mean), (double)r->sum_us / n);
+	fprintf(f, "\nport %u %s: connection lifetime, %llu closed, mean %s\n",
+		r->port, tk_dir_name(r->dir), (unsigned long long)n, mean);
+	tk_hist_print(f, r->slots, TK_HIST_SLOTS, "usecs", bar);
+}
+
+/*
+ * Whether r's histogram fits below what the frame has, leaving room for
+ * the two lines saying how many more were left out when others follow.
+ */
+static bool histogram_fits(const struct frame *fr, const struct tk_row *r,
+			   unsigned int bar, bool others)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	int need;
+
+	if (fr->height <= 0)
+		return true;
+	m = open_memstream(&buf, &len);
+	if (!m)
+		return false;
+	print_histogram(m, r, bar);
+	fclose(m);
+	need = count_lines(buf, len) + (others ? 2 : 0);
+	free(buf);
+	return frame_lines(fr) + need <= fr->height;
+}
+
+static void print_histograms(const struct frame *fr, const struct tk_snapshot *cur)
+{
+	unsigned int bar = tk_hist_bar_for(fr->width);
+	size_t todo = 0, left_out = 0;
+
+	for (size_t i = 0; i < cur->nrows; i++)
+		todo += tk_row_hist_count(&cur->rows[i]) != 0;
+	for (size_t i = 0; i < cur->nrows && todo; i++) {
+		const struct tk_row *r = &cur->rows[i];
+
+		if (!tk_row_hist_count(r))
+			continue;
+		todo--;
+		if (!left_out && bar && histogram_fits(fr, r, bar, todo))
+			print_histogram(fr->f, r, bar);
+		else
+			left_out++;
+	}
+	if (left_out)
+		fprintf(fr->f, "\n(%zu lifetime histogram%s left out: enlarge the terminal)\n",
+			left_out, left_out == 1 ? "" : "s");
+}
+
+static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		   const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
+	size_t hidden = 0;
 
-	print_header(f, cur, dt);
-	fprintf(f, "\n%5s %-3s %7s %7s %6s %6s  %9s %9s %7s %7s  "
-		"%6s %6s %5s %5s %6s %6s %7s  %8s %5s %5s\n",
-		"PORT", "DIR", "NEW/s", "CLOSE/s", "RST/s", "REFU/s",
-		"NEW", "CLOSED", "RESET", "REFUSED",
-		"LISTEN", "ESTAB", "SYN", "FINW", "CLOSEW", "LASTACK", "TIMEWT",
-		"KA_APPL", "KAERR", "DEAD");
+	print_header(fr->f, fr->width, cur, dt);
+	fputc('\n', fr->f);
+	print_table_line(fr->f, fr->set, NULL);
 	for (size_t i = 0; i < cur->nrows; i++) {
 		const struct tk_row *r = &cur->rows[i];
 
-		print_row(f, r, prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
+		print_row(fr->f, fr->set, r,
+			  prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
 	}
 	if (!cur->nrows)
-		fprintf(f, "(no TCP activity seen yet)\n");
+		fprintf(fr->f, "(no TCP activity seen yet)\n");
+	for (size_t i = 0; i < NCOLUMNS; i++)
+		hidden += columns[i].set > fr->set;
+	if (hidden)
+		fprintf(fr->f, "(%zu columns hidden: widen the terminal to %d or use --json)\n",
+			hidden, row_width(SET_FULL));
 	if (cur->npolicy) {
-		fputc('\n', f);
-		tk_render_policy_text(f, cur);
+		fputc('\n', fr->f);
+		tk_render_policy_text(fr->f, cur);
 	}
 	if (o->histograms)
-		print_histograms(f, cur);
+		print_histograms(fr, cur);
+}
+
+/* Bytes of the first width columns of s[0..n) (width 0: all); *cols: columns. */
+static size_t fit(const char *s, size_t n, int width, int *cols)
+{
+	size_t i;
+
+	*cols = 0;
+	for (i = 0; i < n; i++) {
+		bool starts_char = ((unsigned char)s[i] & 0xc0) != 0x80;
+
+		if (starts_char && width > 0 && *cols == width)
+			break;
+		*cols += starts_char;
+	}
+	return i;
+}
+
+/*
+ * The frame over the last one, from the top-left corner: each line cut at
+ * the width and cleared to its end, no more lines than the height, the
+ * last line on screen without a newline (so nothing scrolls), and below
+ * the frame cleared. Clearing the whole screen for every frame would push
+ * each into the terminal's scrollback; it is done when asked.
+ */
+static void draw_on_terminal(FILE *f, const char *buf, int width, int height, bool clear)
+{
+	int lines = 0;
+
+	fputs(clear ? "\033[H\033[2J" : "\033[H", f);
+	for (const char *p = buf; *p && (height <= 0 || lines < height); lines++) {
+		const char *nl = strchrnul(p, '\n');
+		int cols;
+
+		fwrite(p, 1, fit(p, nl - p, width, &cols), f);
+		if (width <= 0 || cols < width)
+			fputs("\033[K", f);
+		if (*nl && (height <= 0 || lines < height - 1))
+			fputc('\n', f);
+		p = *nl ? nl + 1 : nl;
+	}
+	if (height <= 0 || lines < height)
+		fputs("\033[J", f);
 }
 
 void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
-	char *buf = NULL, *p;
+	struct frame fr = {
+		.f = f, .width = o->width, .height = o->height, .set = set_for(o->width),
+	};
+	char *buf = NULL;
 	size_t len = 0;
-	FILE *m;
-	int lines = 0;
 
-	if (o->max_lines <= 0) {
-		render(f, cur, prev, o);
+	if (o->width <= 0 && o->height <= 0) {
+		render(&fr, cur, prev, o);
 		return;
 	}
-	/* a terminal: draw only what fits, like top */
-	m = open_memstream(&buf, &len);
-	if (!m) {
-		render(f, cur, prev, o);
+	fr.f = open_memstream(&buf, &len);
+	if (!fr.f) {	/* out of memory: the frame as on a pipe, from the top */
+		fr.f = f;
+		fr.height = 0;
+		fputs("\033[H\033[2J", f);
+		render(&fr, cur, prev, o);
 		return;
 	}
-	render(m, cur, prev, o);
-	fclose(m);
-	for (p = buf; *p && lines < o->max_lines; lines++) {
-		char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
-
-		/* the last line on screen gets no newline, so nothing scrolls */
-		if (lines == o->max_lines - 1 && nl)
-			n--;
-		fwrite(p, 1, n, f);
-		p += nl ? (size_t)(nl - p) + 1 : n;
-	}
+	fr.buf = (const char *const *)&buf;
+	fr.len = &len;
+	render(&fr, cur, prev, o);
+	fclose(fr.f);
+	draw_on_terminal(f, buf, o->width, o->height, o->clear);
 	free(buf);
 }
