@@ -223,6 +223,24 @@ def test_resize_changes_the_columns(root):
         assert_fits(pane, lines)
 
 
+def test_a_resize_redraws_at_once(root):
+    """At -i 3600 no frame is due for an hour: what the pane shows after a
+    resize was drawn because of the resize, for the new size."""
+    port = quiet_port(21600)
+    pane = Pane(80, 24, f"{TCPKEEP} -i 3600 -p {port} --no-defaults")
+    try:
+        pane.wait_for(lambda ls: "attached" in "\n".join(ls), "tcpkeep did not attach")
+        assert heading(pane.lines()) is None
+        pane.tmux("resize-window", "-x", "160", "-y", "50")
+        assert_fits(pane, pane.wait_for(lambda ls: heading(ls) == FULL,
+                                        "no full frame right after widening to 160"))
+        pane.tmux("resize-window", "-x", "80", "-y", "24")
+        assert_fits(pane, pane.wait_for(lambda ls: heading(ls) == NARROW,
+                                        "no narrow frame right after narrowing to 80"))
+    finally:
+        pane.close()
+
+
 def test_pipe_keeps_every_column_on_a_narrow_terminal(root, tmp_path):
     port = quiet_port(21600)
     out = tmp_path / "frames"

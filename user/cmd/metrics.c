@@ -60,7 +60,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 			if (o->count && ++written >= o->count)
 				break;
 		}
-		if (!tk_tick_wait(&tick, &tk_stop))
+		if (tk_tick_wait(&tick, &tk_stop, NULL) != TK_TICK_DUE)
 			break;
 	}
 out:

@@ -56,7 +56,9 @@ int tk_live_view(const struct tk_source *src, const struct tk_opts *o,
 	}
 	tk_tick_start(&tick, prev.mono_s, o->interval);
 	while (!*stop && (!o->count || frames < o->count)) {
-		if (!tk_tick_wait(&tick, stop))
+		enum tk_tick_end end = tk_tick_wait(&tick, stop, tty ? &resized : NULL);
+
+		if (end == TK_TICK_STOP)
 			break;
 		err = tk_take_snapshot(src, o->ports, &prev, &cur);
 		if (err)
@@ -72,6 +74,12 @@ int tk_live_view(const struct tk_source *src, const struct tk_opts *o,
 			ro.clear = false;
 		}
 		fflush(stdout);
+		if (end == TK_TICK_WOKEN) {
+			/* redrawn for the new size, not a frame: the next one
+			 * still measures its rates from the last */
+			tk_snapshot_free(&cur);
+			continue;
+		}
 		tk_snapshot_free(&prev);
 		prev = cur;
 		frames++;

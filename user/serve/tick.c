@@ -10,20 +10,27 @@ void tk_tick_start(struct tk_tick *t, double start, double interval)
 	t->interval = interval;
 }
 
-bool tk_tick_wait(struct tk_tick *t, volatile sig_atomic_t *stop)
+enum tk_tick_end tk_tick_wait(struct tk_tick *t, volatile sig_atomic_t *stop,
+			      volatile sig_atomic_t *wake)
 {
+	double next = t->next + t->interval;
 	struct timespec ts;
 
-	t->next += t->interval;
-	ts.tv_sec = (time_t)t->next;
-	ts.tv_nsec = (long)((t->next - (time_t)t->next) * 1e9);
+	ts.tv_sec = (time_t)next;
+	ts.tv_nsec = (long)((next - (time_t)next) * 1e9);
+	/* a signal handler ends clock_nanosleep with EINTR, SA_RESTART or not */
 	while (!*stop) {
-		int err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		int err;
 
-		if (!err)
-			return true;
+		if (wake && *wake)
+			return TK_TICK_WOKEN;
+		err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (!err) {
+			t->next = next;
+			return TK_TICK_DUE;
+		}
 		if (err != EINTR)
-			return false;
+			return TK_TICK_STOP;
 	}
-	return false;
+	return TK_TICK_STOP;
 }

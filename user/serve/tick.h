@@ -13,7 +13,14 @@ struct tk_tick {
 
 /* Ticks every interval seconds after start (a tk_mono_now() time). */
 void tk_tick_start(struct tk_tick *t, double start, double interval);
-/* Sleep until the next tick; false if *stop was raised first. */
-bool tk_tick_wait(struct tk_tick *t, volatile sig_atomic_t *stop);
+enum tk_tick_end {
+	TK_TICK_STOP = 0,	/* *stop was raised (or the clock failed) */
+	TK_TICK_DUE,		/* the next tick came */
+	TK_TICK_WOKEN,		/* *wake was raised first: the tick is still ahead */
+};
+
+/* Sleep until the next tick, *stop or *wake (which may be NULL). */
+enum tk_tick_end tk_tick_wait(struct tk_tick *t, volatile sig_atomic_t *stop,
+			      volatile sig_atomic_t *wake);
 
 #endif
