@@ -39,8 +39,14 @@ int tk_cmd_status(struct tk_opts *o)
 	st.cgroup_id = p.cgroup_id;
 	st.sockops_defunct = p.sockops_defunct;
 	st.lifetimes = p.lifetimes;
-	st.existing = p.link_fds[TK_LINK_SOCKOPS] >= 0 &&
-		      tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT);
+	if (p.link_fds[TK_LINK_SOCKOPS] < 0)
+		st.existing = TK_EXISTING_NO;
+	else
+		switch (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT)) {
+		case TK_CAN_YES: st.existing = TK_EXISTING_YES; break;
+		case TK_CAN_NO: st.existing = TK_EXISTING_NO; break;
+		case TK_CAN_UNKNOWN: st.existing = TK_EXISTING_UNKNOWN; break;
+		}
 
 	tk_snapshot_init(&s);
 	if (p.present) {

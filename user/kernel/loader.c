@@ -99,25 +99,29 @@ bool tk_kernel_hides_pid1(void)
  * kernel that lacks it from a verifier that rejected our program. The
  * answer is kept for the process.
  */
-bool tk_kernel_can(enum tk_feature f)
+enum tk_can tk_kernel_can(enum tk_feature f)
 {
 	static signed char known[TK_FEAT_MAX];	/* 0 unknown, 1 yes, -1 no */
 	struct probe_bpf *p;
-	bool ok;
+	int err;
 
 	if (known[f])
-		return known[f] > 0;
+		return known[f] > 0 ? TK_CAN_YES : TK_CAN_NO;
 	p = probe_bpf__open();
 	if (!p)
-		return false;	/* not a kernel answer: ask again next time */
+		return TK_CAN_UNKNOWN;	/* not a kernel answer: ask again next time */
 	bpf_program__set_autoload(p->progs.tk_probe_tp_btf, f == TK_FEAT_TP_BTF);
 	bpf_program__set_autoload(p->progs.tk_probe_cmpxchg, f == TK_FEAT_CMPXCHG);
 	bpf_program__set_autoload(p->progs.tk_probe_iter_setsockopt,
 				  f == TK_FEAT_ITER_SETSOCKOPT);
-	ok = probe_bpf__load(p) == 0;
+	err = probe_bpf__load(p);
 	probe_bpf__destroy(p);
-	known[f] = ok ? 1 : -1;
-	return ok;
+	/* refused for want of a capability (status with CAP_BPF alone):
+	 * that says nothing of the kernel */
+	if (err == -EPERM || err == -EACCES)
+		return TK_CAN_UNKNOWN;
+	known[f] = err ? -1 : 1;
+	return err ? TK_CAN_NO : TK_CAN_YES;
 }
 
 /*
@@ -310,7 +314,7 @@ static int load_enforcer_probed(struct tk_loader *l)
 	err = load_enforcer(l, false);
 	if (err)
 		return err;
-	if (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT)) {
+	if (tk_kernel_can(TK_FEAT_ITER_SETSOCKOPT) == TK_CAN_YES) {
 		tk_note("this kernel's verifier rejected tcpkeep's iterator "
 			"for existing connections, a tcpkeep bug: run with -v and report it");
 		l->iter_err = -ENOEXEC;
@@ -333,12 +337,12 @@ static int load_observer(struct tk_loader *l, bool error_report)
 	err = open_load(l, true, lifetimes, error_report);
 	if (!err || err == -ESTALE)
 		goto out;
-	if (!tk_kernel_can(TK_FEAT_TP_BTF)) {
+	if (tk_kernel_can(TK_FEAT_TP_BTF) == TK_CAN_NO) {
 		tk_note("this kernel lacks tp_btf programs (needs Linux 5.5): "
 			"using raw_tp: no lifetimes, direction by the port rule");
 		goto raw;
 	}
-	if (lifetimes && !tk_kernel_can(TK_FEAT_CMPXCHG)) {
+	if (lifetimes && tk_kernel_can(TK_FEAT_CMPXCHG) == TK_CAN_NO) {
 		tk_note("this kernel lacks BPF compare-and-exchange (needs "
 			"Linux 5.12): no lifetimes, direction by the port rule");
 	} else {

@@ -52,8 +52,13 @@ enum tk_feature {
 	TK_FEAT_ITER_SETSOCKOPT,	/* bpf_setsockopt from iter/tcp: 5.15 */
 	TK_FEAT_MAX,
 };
+enum tk_can {
+	TK_CAN_NO = 0,
+	TK_CAN_YES,
+	TK_CAN_UNKNOWN,		/* the probe was refused (EPERM): no answer here */
+};
 /* Can the kernel do f? Loads a tiny program once per process and feature. */
-bool tk_kernel_can(enum tk_feature f);
+enum tk_can tk_kernel_can(enum tk_feature f);
 /* The cgroup v2 mount point from /proc/self/mountinfo; -ENOENT if none. */
 int tk_cgroup2_root(char *buf, size_t len);
 /* 0 if path is a directory of a cgroup v2 file system; prints one line if not. */

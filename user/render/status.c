@@ -6,6 +6,14 @@
 
 #define U(x) ((unsigned long long)(x))
 
+/* What a policy change does to open connections, by st->existing. */
+static const char *const existing_text[] = {
+	[TK_EXISTING_NO] = "keep their options (needs Linux 5.15)",
+	[TK_EXISTING_YES] = "set by --apply-existing",
+	[TK_EXISTING_UNKNOWN] = "set by --apply-existing if the kernel can "
+				"(checking it needs CAP_PERFMON)",
+};
+
 int tk_status_code(const struct tk_status *st)
 {
 	int code = 0;
@@ -85,8 +93,7 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	else
 		fprintf(f, "enforcer:      sockops on %s (cgroup id %llu, link %u); open "
 			"connections %s\n", *st->cgroup ? st->cgroup : "?", U(st->cgroup_id),
-			st->links[TK_LINK_SOCKOPS], st->existing ? "set by --apply-existing" :
-			"keep their options (needs Linux 5.15)");
+			st->links[TK_LINK_SOCKOPS], existing_text[st->existing]);
 	sum_rows(s, &t);
 	fprintf(f, "counted:       %llu transitions, %llu opened, %llu closed (%llu reset), "
 		"%llu keepalive applied, %llu dead peers\n", U(t.transitions), U(t.opened),
@@ -137,7 +144,11 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	tk_json_kv_bool(&j, "lifetimes", st->lifetimes);
 	tk_json_kv_bool(&j, "dead_peers", st->links[TK_LINK_ERROR_REPORT]);
 	tk_json_kv_bool(&j, "enforcer", st->links[TK_LINK_SOCKOPS] && !st->sockops_defunct);
-	tk_json_kv_bool(&j, "existing_connections", st->existing);
+	tk_json_key(&j, "existing_connections");
+	if (st->existing == TK_EXISTING_UNKNOWN)
+		tk_json_null(&j);	/* not known to this caller */
+	else
+		tk_json_bool(&j, st->existing == TK_EXISTING_YES);
 	tk_json_end_object(&j);
 	tk_json_key(&j, "cgroup");
 	if (st->links[TK_LINK_SOCKOPS]) {

@@ -24,7 +24,9 @@ struct tk_status {
 	bool hides_pid1;	/* tracing never runs while PID 1 is current */
 	/* what the pinned programs do on this kernel */
 	bool lifetimes;		/* the observer measures lifetimes */
-	bool existing;		/* policy changes can reach open connections */
+	/* policy changes can reach open connections: unknown when probing
+	 * it was refused (status without CAP_PERFMON) */
+	enum { TK_EXISTING_NO, TK_EXISTING_YES, TK_EXISTING_UNKNOWN } existing;
 };
 
 /* 0: active, 3: not pinned, 1: pinned but broken, 4: not active while a
