@@ -152,9 +152,9 @@ def test_units_as_installed(installed):
     tf = dict(unit_lines(installed["unitdir"] / "tcpkeep-metrics-textfile.service"))
     assert "--textfile /var/lib/prometheus/node-exporter/tcpkeep.prom" in tf["ExecStart"]
     help_text = subprocess.run([TCPKEEP, "--help"], capture_output=True, text=True).stdout
-    paths = set(re.findall(r"--textfile (/\S+)", help_text))
+    paths = set(re.findall(r"--textfile (/[^\s`]+)", help_text))
     with open(os.path.join(ROOT, "README.md")) as f:
-        paths |= set(re.findall(r"--textfile (/\S+)", f.read()))
+        paths |= set(re.findall(r"--textfile (/[^\s`]+)", f.read()))
     assert paths == {"/var/lib/prometheus/node-exporter/tcpkeep.prom"}, paths
     tmpfiles = (installed["prefix"] / "lib/tmpfiles.d/tcpkeep.conf").read_text()
     assert re.search(r"^f /run/tcpkeep.lock 0600 root root", tmpfiles, re.M)
