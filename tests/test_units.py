@@ -3,8 +3,10 @@
 systemd-analyze rates each service's exposure and verifies them, and
 tcpkeep.service's own ExecStart, ExecReload and ExecStop lines, with
 /etc/default/tcpkeep read and $TCPKEEP_ARGS split as systemd does, pin,
-re-pin with a changed policy keeping the counts, and unpin. Needs root
-(make install, the pins) and systemd-analyze."""
+re-pin with a changed policy keeping the counts, and unpin. Then the units
+under a real systemd, as PID 1 of a qemu guest, started, reloaded and
+stopped with systemctl. Needs root (make install, the pins),
+systemd-analyze, and for the guest qemu and busybox-static."""
 import json
 import os
 import re
@@ -152,9 +154,9 @@ def test_units_as_installed(installed):
     tf = dict(unit_lines(installed["unitdir"] / "tcpkeep-metrics-textfile.service"))
     assert "--textfile /var/lib/prometheus/node-exporter/tcpkeep.prom" in tf["ExecStart"]
     help_text = subprocess.run([TCPKEEP, "--help"], capture_output=True, text=True).stdout
-    paths = set(re.findall(r"--textfile (/[\w./-]+)", help_text))
+    paths = set(re.findall(r"--textfile (/[^\s`]+)", help_text))
     with open(os.path.join(ROOT, "README.md")) as f:
-        paths |= set(re.findall(r"--textfile (/[\w./-]+)", f.read()))
+        paths |= set(re.findall(r"--textfile (/[^\s`]+)", f.read()))
     assert paths == {"/var/lib/prometheus/node-exporter/tcpkeep.prom"}, paths
     tmpfiles = (installed["prefix"] / "lib/tmpfiles.d/tcpkeep.conf").read_text()
     assert re.search(r"^f /run/tcpkeep.lock 0600 root root", tmpfiles, re.M)
@@ -239,3 +241,51 @@ def test_reload_changes_policy_keeps_counts(installed):
         assert subprocess.run([TCPKEEP, "status"], capture_output=True).returncode == 3
     finally:
         subprocess.run([TCPKEEP, "unpin"], capture_output=True, timeout=60)
+
+
+def test_units_under_systemd(root):
+    """The units as an admin runs them, under a real systemd as PID 1: a
+    guest (tests/vmtest/run with VMTEST_INIT=systemd) runs
+    tests/vmtest/systemd-units, which installs them with make install,
+    starts, reloads and stops them with systemctl and checks each step
+    (the policy on a loopback connection, counts kept across the reload,
+    /metrics over HTTP, the textfile, the stop reaching the metrics units,
+    Result=success, no refusal in their journal). Boots its own guest, so
+    it is not marked vm."""
+    missing = [t for t in ("qemu-system-x86_64", "busybox") if shutil.which(t) is None]
+    if missing or not os.path.exists("/lib/systemd/systemd"):
+        why = f"needs qemu, busybox-static and systemd: missing {missing or '/lib/systemd/systemd'}"
+        if os.environ.get("CI"):
+            pytest.fail(why + "; CI must run this test")
+        pytest.skip(why)
+    assert os.path.exists(TCPKEEP), "build tcpkeep first (make)"
+    # whichever kernel is already unpacked (6.12 first); else 6.12 is fetched
+    cache = os.path.join(ROOT, "build", "vmtest")
+    kernel = next((k for k in ("6.12", "6.1") if os.path.isdir(os.path.join(cache, k, "root"))),
+                  "6.12")
+    env = dict(os.environ, VMTEST_INIT="systemd")
+    env.pop("VMTEST_OVERLAY", None)
+    # on any way out (a failure, a timeout, Ctrl-C) tests/vmtest/run gets
+    # SIGTERM: its trap kills qemu and removes its temporary files; -t is
+    # the guard should this process die first
+    proc = subprocess.Popen([os.path.join(ROOT, "tests/vmtest/run"), "-t", "400", kernel, "--",
+                             "tests/vmtest/systemd-units"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=480)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    # the guest's checks and summary, without systemd's boot messages
+    report = "\n".join(line for line in out.splitlines()
+                       if line.startswith(("ok ", "FAIL ", "systemd-units:", "vmtest:", "---"))
+                       or "tcpkeep" in line)
+    print(report)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{report}\n--- tail:\n{out[-3000:]}"
+    assert re.search(r"^systemd-units: \d+ checks, 0 failed$", out, re.M), report
+    assert "FAIL " not in out, report
