@@ -85,13 +85,19 @@ def time_wait_room():
         yield
 
 
+def unavailable(why):
+    """A test whose prerequisite is missing (root, a tool, a clean host):
+    skipped where a developer runs it, a failure in CI, never a skip that
+    looks green there."""
+    if os.environ.get("CI"):
+        pytest.fail(why + "; CI must run this test")
+    pytest.skip(why)
+
+
 def need_root():
-    """Tests that attach BPF need root. In CI a missing root is a failure,
-    never a skip that looks green."""
+    """Tests that attach BPF need root."""
     if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("this test needs root and CI must run it as root")
-        pytest.skip("needs root: run the tests with sudo")
+        unavailable("needs root: run the tests with sudo")
 
 
 @pytest.fixture

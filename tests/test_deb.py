@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, TCPKEEP
+from conftest import ROOT, TCPKEEP, need_root, unavailable
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
 SBIN = "/usr/sbin/tcpkeep"
@@ -106,8 +106,7 @@ def purge():
 
 @pytest.fixture(scope="module")
 def deb():
-    if os.geteuid() != 0:
-        pytest.skip("needs root: run the tests with sudo")
+    need_root()
     # apt reads local packages as its _apt user: a directory it may enter
     out = tempfile.mkdtemp(prefix="tcpkeep-deb-")
     try:
@@ -127,9 +126,9 @@ def clean_host(deb):
     test failed: the package purged, its links and pins gone. (Not all of
     dpkg's list compared: other work may install packages meanwhile.)"""
     if known_to_dpkg():
-        pytest.skip("tcpkeep is installed here already: not touching it")
+        unavailable("tcpkeep is installed here already: not touching it")
     if os.path.exists(PIN_DIR):
-        pytest.skip(f"{PIN_DIR} is pinned by someone else")
+        unavailable(f"{PIN_DIR} is pinned by someone else")
     assert not tcpkeep_links() and not dsh_files(), "tcpkeep leftovers from before"
     try:
         yield
@@ -143,7 +142,7 @@ def clean_host(deb):
 
 def test_lintian_clean(deb):
     if not shutil.which("lintian"):
-        pytest.skip("lintian is missing: contrib/install-deps test installs it")
+        unavailable("lintian is missing: contrib/install-deps test installs it")
     p = sh("lintian", "--fail-on", "error,warning", "--display-info",
            "--show-overrides", str(deb), check=False)
     tags = [line for line in p.stdout.splitlines() if re.match(r"[A-Z]: ", line)]

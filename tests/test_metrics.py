@@ -4,7 +4,6 @@ checks promtool does not make, HTTP behaviour, atomic textfiles, and a
 real Prometheus server scraping tcpkeep on loopback. Needs root.
 Ports 24xxx, loopback only."""
 import json
-import os
 import re
 import shutil
 import socket
@@ -17,7 +16,8 @@ import urllib.request
 
 import pytest
 
-from conftest import CAN, TCPKEEP, loopback_connections, quiet_port, run_tcpkeep, tk_programs
+from conftest import (CAN, TCPKEEP, loopback_connections, quiet_port, run_tcpkeep, tk_programs,
+                      unavailable)
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
@@ -248,9 +248,7 @@ def test_run_listen_serves_a_running_loader(tcpkeep):
 
 def test_real_prometheus_scrapes_tcpkeep(pinned, metrics_server, tmp_path):
     if not shutil.which("prometheus"):
-        if os.environ.get("CI"):
-            pytest.fail("prometheus is not installed (contrib/install-deps test)")
-        pytest.skip("prometheus is not installed")
+        unavailable("prometheus is not installed (contrib/install-deps test)")
     port = 24301
     pinned("--no-defaults")
     loopback_connections(port, 11)
