@@ -99,7 +99,6 @@ struct tk_source tk_pinned_source(const struct tk_pinned *p)
 		.enforcer_ok = p->link_fds[TK_LINK_SOCKOPS] >= 0 && !p->sockops_defunct,
 	};
 
-	tk_ephemeral_range(&src.eph_lo, &src.eph_hi);
 	return src;
 }
 

@@ -63,7 +63,7 @@ int tk_cmd_run(struct tk_opts *o)
 	tk_note("attached (observer %s, enforcer %s%s); Ctrl-C to stop",
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
 	src = (struct tk_source){ &l.fds, l.attach_mode, l.lifetimes_ok, l.dead_peers_ok,
-				  l.enf != NULL, l.eph_lo, l.eph_hi };
+				  l.enf != NULL, o->netns };
 	if (o->listen) {
 		if (tk_metrics_init(&m, &src, o->export_ports, false)) {
 			tk_error("%s", "out of memory");

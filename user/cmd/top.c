@@ -13,6 +13,7 @@ int tk_cmd_top(struct tk_opts *o)
 	if (ret)
 		return ret;
 	src = tk_pinned_source(&p);
+	src.netns_rows = o->netns;
 	ret = tk_live_view(&src, o, &tk_stop);
 	tk_pinned_close(&p);
 	return ret;

@@ -13,8 +13,8 @@
 enum {
 	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
 	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
-	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10,
-	A_ANY = 1 << 11,	/* -v, -h: every command */
+	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10, A_NETNS = 1 << 11,
+	A_ANY = 1 << 12,	/* -v, -h: every command */
 };
 
 static const struct {
@@ -27,9 +27,9 @@ static const struct {
 	const char *examples;	/* lines of "  command   comment\n" */
 } commands[] = {
 	{ "run", NULL, TK_CMD_RUN,
-	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_POLICY | A_CGROUP | A_LIFETIMES |
-	  A_LISTEN | A_EXPORT, false,
-	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [POLICY]",
+	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS | A_POLICY | A_CGROUP |
+	  A_LIFETIMES | A_LISTEN | A_EXPORT, false,
+	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--netns] [POLICY]",
 	  "attach, show a live view until Ctrl-C or SIGTERM, detach\n"
 	  "               (the default command); sets the policy's keepalive\n"
 	  "               options on new and existing connections of its ports\n"
@@ -61,8 +61,8 @@ static const struct {
 	  "               pin, unpin or policy change is half-way",
 	  "  sudo tcpkeep status\n"
 	  "  sudo tcpkeep status --json | jq .policy\n" },
-	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON, false,
-	  "top [-i SEC] [-c N] [-p LIST] [--json]",
+	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS, false,
+	  "top [-i SEC] [-c N] [-p LIST] [--json] [--netns]",
 	  "the live view of run, over the pinned maps",
 	  "  sudo tcpkeep top -i 5\n" },
 	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false,
@@ -99,6 +99,8 @@ static const struct {
 		   "                      stopped)\n" },
 	{ A_PORT, "  -p, --port LIST     only these service ports: 993, 143,993 or 10000-10010\n" },
 	{ A_JSON, "      --json          JSON: one object per frame, one per line\n" },
+	{ A_NETNS, "      --netns         current states per network namespace too (every\n"
+		   "                      namespace is counted; rows sum them by default)\n" },
 	{ A_POLICY, "  -k, --keepalive SPEC  keepalive policy for ports, repeatable; later wins:\n"
 		    "                      PORTS[:KEY=VALUE,...] or PORTS:off, keys idle, intvl\n"
 		    "                      (seconds, 1-32767), cnt (1-127), user-timeout (seconds,\n"
@@ -303,7 +305,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			 const char *topic, char **specs, size_t *nspecs, bool *no_defaults)
 {
 	enum { OPT_JSON = 256, OPT_VERSION, OPT_NO_DEFAULTS, OPT_CGROUP, OPT_APPLY,
-	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS };
+	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS, OPT_NETNS };
 	static const struct option longopts[] = {
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
@@ -320,6 +322,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ "netns", no_argument, NULL, OPT_NETNS },
 		{ 0 },
 	};
 	unsigned long n = 0;
@@ -348,6 +351,7 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case OPT_LISTEN: need = A_LISTEN; break;
 		case OPT_TEXTFILE: need = A_TEXTFILE; break;
 		case OPT_PORTS: need = A_EXPORT; break;
+		case OPT_NETNS: need = A_NETNS; break;
 		case ':':
 			return tk_usage_error("option '%s' needs a value", name);
 		case '?':
@@ -416,6 +420,9 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case OPT_PORTS:
 			if (add_ports(&o->export_ports, optarg))
 				return TK_EXIT_USAGE;
+			break;
+		case OPT_NETNS:
+			o->netns = true;
 			break;
 		}
 	}

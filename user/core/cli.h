@@ -28,6 +28,7 @@ struct tk_opts {
 	long count;		/* frames, 0: until stopped */
 	bool *ports;		/* -p filter (65536 flags), NULL: all */
 	bool json;
+	bool netns;		/* --netns: states per network namespace */
 	bool verbose;
 	struct tk_policy_table *policy;	/* run/pin: defaults and -k; policy set: the specs */
 	bool *del_ports;	/* policy del: the ports */

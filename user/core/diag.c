@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
@@ -31,14 +32,22 @@ void tk_diag_reset(struct tk_diag *d)
 	for (size_t i = 0; i < d->nrows; i++)
 		d->index[d->rows[i].port << 1 | d->rows[i].dir] = 0;
 	d->nrows = 0;
-	d->unattributed = 0;
+	d->sockets = d->unattributed = 0;
 	memset(d->listening, 0, sizeof(d->listening));
+	if (d->ndests)
+		memset(d->dests, 0, d->dests_cap * sizeof(*d->dests));
+	d->ndests = 0;
+	d->dests_untracked = 0;
+	d->nlisteners = 0;
+	d->listeners_untracked = 0;
 }
 
 void tk_diag_free(struct tk_diag *d)
 {
 	free(d->index);
 	free(d->rows);
+	free(d->dests);
+	free(d->listeners);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -77,8 +86,101 @@ static struct tk_diag_row *row_of(struct tk_diag *d, struct tk_port_key key, int
 	return r;
 }
 
-int tk_diag_add(struct tk_diag *d, uint16_t lport, uint16_t rport, unsigned int state)
+/* The slot of a destination in a table of cap (a power of two) slots. */
+static size_t dest_slot(const struct tk_diag_dest *v, size_t cap, const struct tk_diag_dest *k)
 {
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (size_t b = 0; b < 16; b++)
+		h = (h ^ k->laddr[b] ^ (uint64_t)k->raddr[b] << 8) * 1099511628211ull;
+	h = (h ^ k->rport ^ (uint64_t)k->family << 16) * 1099511628211ull;
+	for (i = (size_t)(h ^ h >> 29) & (cap - 1); v[i].family; i = (i + 1) & (cap - 1))
+		if (v[i].rport == k->rport && v[i].family == k->family &&
+		    !memcmp(v[i].laddr, k->laddr, 16) && !memcmp(v[i].raddr, k->raddr, 16))
+			break;
+	return i;
+}
+
+/* Double the table (kept at most half full); 0 or -ENOMEM. */
+static int dests_grow(struct tk_diag *d)
+{
+	size_t cap = d->dests_cap ? d->dests_cap * 2 : 1024;
+	struct tk_diag_dest *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->dests_cap; i++)
+		if (d->dests[i].family)
+			v[dest_slot(v, cap, &d->dests[i])] = d->dests[i];
+	free(d->dests);
+	d->dests = v;
+	d->dests_cap = cap;
+	return 0;
+}
+
+/* A socket holding an ephemeral local port towards its destination. */
+static int dest_add(struct tk_diag *d, const struct tk_diag_sock *sk)
+{
+	struct tk_diag_dest k = { .rport = sk->rport, .family = sk->family }, *e;
+	int err;
+
+	memcpy(k.laddr, sk->laddr, 16);
+	memcpy(k.raddr, sk->raddr, 16);
+	if (2 * (d->ndests + 1) > d->dests_cap && d->ndests < TK_DIAG_MAX_DESTS) {
+		err = dests_grow(d);
+		if (err)
+			return err;
+	}
+	e = &d->dests[dest_slot(d->dests, d->dests_cap, &k)];
+	if (!e->family) {
+		if (d->ndests == TK_DIAG_MAX_DESTS) {
+			d->dests_untracked++;
+			return 0;
+		}
+		*e = k;
+		d->ndests++;
+	}
+	e->used++;
+	if (sk->state == TK_TIME_WAIT)
+		e->time_wait++;
+	return 0;
+}
+
+static int listener_add(struct tk_diag *d, const struct tk_diag_sock *sk)
+{
+	struct tk_listener *l;
+
+	if (d->ports && !d->ports[sk->lport])
+		return 0;
+	if (d->nlisteners == TK_DIAG_MAX_ROWS) {
+		d->listeners_untracked++;
+		return 0;
+	}
+	if (d->nlisteners == d->listeners_cap) {
+		size_t cap = d->listeners_cap ? d->listeners_cap * 2 : 16;
+		struct tk_listener *v = realloc(d->listeners, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->listeners = v;
+		d->listeners_cap = cap;
+	}
+	l = &d->listeners[d->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->family = sk->family;
+	memcpy(l->addr, sk->laddr, 16);
+	l->port = sk->lport;
+	l->queue = sk->rqueue;
+	l->limit = sk->wqueue;
+	/* the kernel drops once the queue is past its backlog: 0 holds one */
+	l->share = (double)l->queue / (l->limit ? l->limit : 1);
+	return 0;
+}
+
+int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk)
+{
+	unsigned int state = sk->state;
 	struct tk_diag_row *r;
 	struct tk_port_key key;
 	enum tk_origin origin;
@@ -88,17 +190,27 @@ int tk_diag_add(struct tk_diag *d, uint16_t lport, uint16_t rport, unsigned int 
 		state = TK_SYN_RECV;
 	if (!state || state >= TK_NSTATES)
 		return 0;
-	if (state == TK_LISTEN)
-		d->listening[lport / 8] |= 1u << (lport % 8);
+	d->sockets++;
+	if (state == TK_LISTEN) {
+		d->listening[sk->lport / 8] |= 1u << (sk->lport % 8);
+		err = listener_add(d, sk);
+		if (err)
+			return err;
+	} else if (sk->lport && tk_port_ephemeral(sk->lport, d->eph_lo, d->eph_hi) &&
+		   !is_listening(d, sk->lport) && (!d->ports || d->ports[sk->rport])) {
+		err = dest_add(d, sk);
+		if (err)
+			return err;
+	}
 	/*
 	 * The dump shows no handshake: a connecting socket is still in
 	 * SYN_SENT, and a socket on a port with a listener was accepted from
 	 * it (a leftover of a closed listener is told by its ports).
 	 */
 	origin = tk_origin_of(state, state);
-	if (origin == TK_ORIGIN_UNKNOWN && is_listening(d, lport))
+	if (origin == TK_ORIGIN_UNKNOWN && is_listening(d, sk->lport))
 		origin = TK_ORIGIN_ACCEPTED;
-	key = tk_attrib(lport, rport, origin, d->eph_lo, d->eph_hi);
+	key = tk_attrib(sk->lport, sk->rport, origin, d->eph_lo, d->eph_hi);
 	if (!key.port) {
 		d->unattributed++;
 		return 0;
@@ -112,6 +224,20 @@ int tk_diag_add(struct tk_diag *d, uint16_t lport, uint16_t rport, unsigned int 
 	return 0;
 }
 
+/* An address from a dump, IPv4-mapped IPv6 as the IPv4 address it is. */
+static uint8_t take_addr(uint8_t family, const __be32 *in, uint8_t out[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(out, 0, 16);
+	if (family == AF_INET6 && !memcmp(in, mapped, sizeof(mapped))) {
+		memcpy(out, &in[3], 4);
+		return AF_INET;
+	}
+	memcpy(out, in, family == AF_INET ? 4 : 16);
+	return family;
+}
+
 int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 		  const struct tk_diag_expect *x, bool *intr)
 {
@@ -121,6 +247,7 @@ int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 	while (off < len) {
 		const struct nlmsghdr *h = (const void *)(p + off);
 		struct inet_diag_msg m;
+		struct tk_diag_sock sk;
 		struct nlmsgerr e;
 		int err;
 
@@ -155,8 +282,14 @@ int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 			memcpy(&m, NLMSG_DATA(h), sizeof(m));
 			if (m.idiag_family != x->family)
 				return -EPROTO;
-			err = tk_diag_add(d, ntohs(m.id.idiag_sport), ntohs(m.id.idiag_dport),
-					  m.idiag_state);
+			sk.state = m.idiag_state;
+			sk.lport = ntohs(m.id.idiag_sport);
+			sk.rport = ntohs(m.id.idiag_dport);
+			sk.family = take_addr(m.idiag_family, m.id.idiag_src, sk.laddr);
+			take_addr(m.idiag_family, m.id.idiag_dst, sk.raddr);
+			sk.rqueue = m.idiag_rqueue;
+			sk.wqueue = m.idiag_wqueue;
+			err = tk_diag_add(d, &sk);
 			if (err)
 				return err;
 			break;
@@ -167,16 +300,65 @@ int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 	return 0;
 }
 
-int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s)
+int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s, uint32_t ns)
 {
+	uint32_t range = (uint32_t)d->eph_hi - d->eph_lo + 1;
+
 	for (size_t i = 0; i < d->nrows; i++) {
 		const struct tk_diag_row *dr = &d->rows[i];
 		struct tk_row *r = tk_snapshot_row(s, dr->port, dr->dir);
+		struct tk_ns_row *nr = NULL;
 
 		if (!r)
 			return -ENOMEM;
-		for (int st = 0; st < TK_NSTATES; st++)
+		if (s->want_ns_rows) {
+			nr = tk_snapshot_add_ns_row(s, ns, dr->port, dr->dir);
+			if (!nr)
+				return -ENOMEM;
+		}
+		for (int st = 0; st < TK_NSTATES; st++) {
 			r->states[st] += dr->states[st];
+			if (nr)
+				nr->states[st] = dr->states[st];
+		}
 	}
+	for (size_t i = 0; i < d->dests_cap; i++) {
+		const struct tk_diag_dest *e = &d->dests[i];
+		struct tk_dest t = {
+			.ns = ns, .family = e->family, .rport = e->rport, .used = e->used,
+			.time_wait = e->time_wait, .range = range,
+			.share = (double)e->used / range,
+		};
+		struct tk_row *r;
+
+		if (!e->family)
+			continue;
+		memcpy(t.laddr, e->laddr, 16);
+		memcpy(t.raddr, e->raddr, 16);
+		/* the row of its remote port, where the rule made one (a remote
+		 * port in the ephemeral range makes none: the top list has it) */
+		r = (struct tk_row *)tk_snapshot_find(s, e->rport, TK_DIR_OUT);
+		if (r && (t.share > r->eph_share || (t.share == r->eph_share && t.used > r->eph_used))) {
+			r->eph_share = t.share;
+			r->eph_used = t.used;
+		}
+		tk_snapshot_offer_dest(s, &t);
+	}
+	s->dests_untracked += d->dests_untracked;
+	for (size_t i = 0; i < d->nlisteners; i++) {
+		struct tk_listener l = d->listeners[i];
+		struct tk_row *r = tk_snapshot_row(s, l.port, TK_DIR_IN);
+
+		if (!r)
+			return -ENOMEM;
+		l.ns = ns;
+		if (!r->listeners++ || l.share > (double)r->queue / (r->queue_limit ?
+								   r->queue_limit : 1)) {
+			r->queue = l.queue;
+			r->queue_limit = l.limit;
+		}
+		tk_snapshot_offer_listener(s, &l);
+	}
+	s->listeners_untracked += d->listeners_untracked;
 	return 0;
 }

@@ -15,24 +15,57 @@
  */
 #define TK_DIAG_MAX_ROWS 16384
 
+/*
+ * Destinations one dump holds (about 48 bytes each): past it, sockets on
+ * ephemeral ports are counted as untracked rather than grow without end.
+ */
+#define TK_DIAG_MAX_DESTS 65536
+
 struct tk_diag_row {
 	uint16_t port;
 	uint8_t dir;			/* enum tk_direction */
 	uint32_t states[TK_NSTATES];	/* sockets in each state */
 };
 
+/* One socket of a dump, as sock_diag describes it. */
+struct tk_diag_sock {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t state;		/* the kernel's TCP state */
+	uint16_t lport, rport;	/* host order */
+	uint8_t laddr[16], raddr[16];	/* network order; IPv4 in the first 4 */
+	uint32_t rqueue, wqueue;	/* a listener's: accept queue and backlog */
+};
+
+/* Local ports held towards one (local address, remote address, remote port). */
+struct tk_diag_dest {
+	uint8_t laddr[16], raddr[16];
+	uint16_t rport;
+	uint8_t family;		/* 0: a free slot */
+	uint32_t used, time_wait;
+};
+
 /*
- * The sockets of one dump. Pure: the kernel layer (kernel/sockdiag.c)
- * reads the replies, this parses and attributes them.
+ * The sockets of one dump, of one network namespace. Pure: the kernel
+ * layer (kernel/sockdiag.c) reads the replies, this parses, attributes
+ * and aggregates them.
  */
 struct tk_diag {
-	uint16_t eph_lo, eph_hi;	/* the local ephemeral port range */
+	uint16_t eph_lo, eph_hi;	/* the namespace's ephemeral port range */
 	const bool *ports;		/* rows to make; NULL: all */
 	uint8_t listening[TK_PORTS / 8];	/* local ports with a listener */
 	uint16_t *index;		/* (port << 1 | dir) -> 1 + rows[i]; 0: none */
 	struct tk_diag_row *rows;
 	size_t nrows, cap;
+	uint64_t sockets;		/* every socket the dump reported */
 	uint64_t unattributed;		/* sockets the rule gives no row */
+	/* an open-addressing table of destinations, a power of two in size */
+	struct tk_diag_dest *dests;
+	size_t ndests, dests_cap;
+	uint64_t dests_untracked;	/* sockets past TK_DIAG_MAX_DESTS */
+	/* listeners, with their accept queues, at most TK_DIAG_MAX_ROWS */
+	struct tk_listener *listeners;
+	size_t nlisteners, listeners_cap;
+	uint64_t listeners_untracked;	/* past that */
 };
 
 /* 0, or -ENOMEM. */
@@ -44,10 +77,12 @@ void tk_diag_free(struct tk_diag *d);
 /*
  * Count one socket (kernel TCP state; request sockets count as SYN_RECV)
  * under its row. A socket on a local port with a listener was accepted
- * from it: add every listener before the other sockets. 0, -ENOMEM, or
- * -E2BIG past TK_DIAG_MAX_ROWS rows.
+ * from it: add every listener before the other sockets. A socket on an
+ * ephemeral local port without a listener holds that port towards its
+ * destination; a listener's queue is kept. 0, -ENOMEM, or -E2BIG past
+ * TK_DIAG_MAX_ROWS rows.
  */
-int tk_diag_add(struct tk_diag *d, uint16_t lport, uint16_t rport, unsigned int state);
+int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk);
 
 /* What the replies to one dump request carry. */
 struct tk_diag_expect {
@@ -68,7 +103,12 @@ struct tk_diag_expect {
 int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 		  const struct tk_diag_expect *x, bool *intr);
 
-/* Add the rows' states to the snapshot's rows; 0 or -ENOMEM. */
-int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s);
+/*
+ * Add the dump of namespace ns (an index into s->netns) to the snapshot:
+ * states to its rows (and, s->want_ns_rows, to rows of their own), the
+ * worst destination and fullest listener of each port to its rows, the
+ * worst and fullest to its top lists. 0 or -ENOMEM.
+ */
+int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s, uint32_t ns);
 
 #endif

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The snapshot: rows, derived totals, sorting and filtering. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include "core/snapshot.h"
 
 static const char *const state_names[TK_NSTATES] = {
@@ -25,6 +28,13 @@ const char *tk_state_name(unsigned int state)
 double tk_rate(uint64_t now, uint64_t before, double dt)
 {
 	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
+}
+
+const char *tk_addr_name(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 const char *tk_dir_name(unsigned int dir)
@@ -51,6 +61,8 @@ void tk_snapshot_free(struct tk_snapshot *s)
 {
 	free(s->rows);
 	free(s->policy);
+	free(s->netns);
+	free(s->ns_rows);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -85,6 +97,81 @@ struct tk_row *tk_snapshot_row(struct tk_snapshot *s, uint16_t port, uint8_t dir
 	return r;
 }
 
+struct tk_ns_row *tk_snapshot_add_ns_row(struct tk_snapshot *s, uint32_t ns, uint16_t port,
+					 uint8_t dir)
+{
+	struct tk_ns_row *r;
+
+	if (s->nns_rows == s->ns_rows_cap) {
+		size_t cap = s->ns_rows_cap ? s->ns_rows_cap * 2 : 64;
+		struct tk_ns_row *rows = realloc(s->ns_rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return NULL;
+		s->ns_rows = rows;
+		s->ns_rows_cap = cap;
+	}
+	r = &s->ns_rows[s->nns_rows++];
+	memset(r, 0, sizeof(*r));
+	r->ns = ns;
+	r->port = port;
+	r->dir = dir;
+	return r;
+}
+
+/* Worse first: the larger share, then more ports held or queued. */
+static bool dest_worse(const struct tk_dest *a, const struct tk_dest *b)
+{
+	return a->share != b->share ? a->share > b->share : a->used > b->used;
+}
+
+static bool listener_fuller(const struct tk_listener *a, const struct tk_listener *b)
+{
+	return a->share != b->share ? a->share > b->share : a->queue > b->queue;
+}
+
+/*
+ * Insert e into the sorted top list v of *n entries (at most max) if it
+ * ranks: a few dozen entries, so insertion is cheaper than a heap.
+ */
+#define OFFER(v, n, max, e, worse)						\
+	do {									\
+		size_t i_ = *(n) < (max) ? (*(n))++ : (max);			\
+		if (i_ == (max) && !worse((e), &(v)[(max) - 1]))		\
+			break;							\
+		if (i_ == (max))						\
+			i_ = (max) - 1;						\
+		while (i_ > 0 && worse((e), &(v)[i_ - 1])) {			\
+			(v)[i_] = (v)[i_ - 1];					\
+			i_--;							\
+		}								\
+		(v)[i_] = *(e);							\
+	} while (0)
+
+void tk_snapshot_offer_dest(struct tk_snapshot *s, const struct tk_dest *d)
+{
+	OFFER(s->dests, &s->ndests, (size_t)TK_TOP_DESTS, d, dest_worse);
+}
+
+void tk_snapshot_offer_listener(struct tk_snapshot *s, const struct tk_listener *l)
+{
+	OFFER(s->listeners, &s->nlisteners, (size_t)TK_TOP_LISTENERS, l, listener_fuller);
+}
+
+const struct tk_netns *tk_snapshot_netns(const struct tk_snapshot *s, uint32_t ns)
+{
+	return ns < s->nnetns ? &s->netns[ns] : NULL;
+}
+
+uint64_t tk_snapshot_netns_unvisited(const struct tk_snapshot *s)
+{
+	uint64_t n = s->netns_over;
+
+	for (size_t i = 0; i < s->nnetns; i++)
+		n += s->netns[i].err != 0;
+	return n;
+}
+
 void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports)
 {
 	size_t n = 0;
@@ -95,6 +182,21 @@ void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports)
 		if (ports[s->rows[i].port])
 			s->rows[n++] = s->rows[i];
 	s->nrows = n;
+	n = 0;
+	for (size_t i = 0; i < s->nns_rows; i++)
+		if (ports[s->ns_rows[i].port])
+			s->ns_rows[n++] = s->ns_rows[i];
+	s->nns_rows = n;
+	n = 0;
+	for (size_t i = 0; i < s->ndests; i++)
+		if (ports[s->dests[i].rport])
+			s->dests[n++] = s->dests[i];
+	s->ndests = n;
+	n = 0;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		if (ports[s->listeners[i].port])
+			s->listeners[n++] = s->listeners[i];
+	s->nlisteners = n;
 }
 
 uint64_t tk_row_transitions(const struct tk_row *r)

@@ -30,6 +30,12 @@ struct tk_row {
 	uint64_t dead_peers;
 	uint64_t ka_applied;
 	uint64_t ka_errors[TK_OPT_MAX];
+	/* out rows: the worst destination on this remote port (tk_dest) */
+	uint32_t eph_used;		/* its local ports in use */
+	double eph_share;		/* of its namespace's ephemeral range */
+	/* in rows: the fullest listener on this local port (tk_listener) */
+	uint32_t listeners;		/* listening sockets, every namespace */
+	uint32_t queue, queue_limit;	/* the fullest one's accept queue */
 };
 
 /* Connection outcomes derived from the transitions of a row. */
@@ -44,6 +50,57 @@ struct tk_policy_row {
 	uint16_t port;
 	struct tk_policy pol;
 };
+
+/* A network namespace a frame looked into. */
+struct tk_netns {
+	uint64_t ino;		/* its nsfs inode: the namespace's identity */
+	int pid;		/* one process in it; 0: only a bind mount holds it */
+	char name[256];		/* its name under /run/netns, or its bind mount's
+				 * path elsewhere; "": none */
+	bool self;		/* tcpkeep's own */
+	int err;		/* 0: dumped; else why not (a negative errno) */
+	uint64_t sockets;	/* TCP sockets its dump saw */
+	uint16_t eph_lo, eph_hi;	/* its net.ipv4.ip_local_port_range */
+};
+
+/* States of one (port, direction) in one namespace (--netns). */
+struct tk_ns_row {
+	uint32_t ns;		/* index into the snapshot's netns[] */
+	uint16_t port;
+	uint8_t dir;
+	uint64_t states[TK_NSTATES];
+};
+
+/*
+ * Local ports held towards one destination. Linux needs a distinct local
+ * port per (local address, remote address, remote port) in a namespace:
+ * that is what runs out, TIME_WAIT included.
+ */
+struct tk_dest {
+	uint32_t ns;		/* index into netns[] */
+	uint8_t family;		/* AF_INET or AF_INET6 (v4-mapped: AF_INET) */
+	uint8_t laddr[16], raddr[16];	/* network order; IPv4 in the first 4 */
+	uint16_t rport;
+	uint32_t used;		/* sockets on ephemeral local ports, every state */
+	uint32_t time_wait;	/* of which in TIME_WAIT */
+	uint32_t range;		/* ports in its namespace's ephemeral range */
+	double share;		/* used / range */
+};
+
+/* A listening socket's accept queue. */
+struct tk_listener {
+	uint32_t ns;
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t queue;		/* connections waiting for accept() */
+	uint32_t limit;		/* its backlog; the kernel drops beyond it */
+	double share;		/* queue / limit (a backlog of 0 counts as 1) */
+};
+
+/* The worst destinations and fullest listeners a snapshot keeps. */
+#define TK_TOP_DESTS		20
+#define TK_TOP_LISTENERS	20
 
 struct tk_snapshot {
 	double mono_s;			/* CLOCK_MONOTONIC when taken */
@@ -64,7 +121,29 @@ struct tk_snapshot {
 	struct tk_row *rows;
 	size_t npolicy;
 	struct tk_policy_row *policy;
+	/* every network namespace the dump found; tcpkeep's own first */
+	size_t nnetns;
+	struct tk_netns *netns;
+	uint64_t netns_unreadable;	/* processes whose namespace could not be read */
+	uint64_t netns_over;		/* namespaces past TK_NETNS_MAX, not visited */
+	bool want_ns_rows;		/* keep states per namespace (--netns) */
+	size_t nns_rows, ns_rows_cap;
+	struct tk_ns_row *ns_rows;
+	/* worst first, at most TK_TOP_DESTS; untracked: sockets past the
+	 * destinations a dump can hold (TK_DIAG_MAX_DESTS) */
+	size_t ndests;
+	struct tk_dest dests[TK_TOP_DESTS];
+	uint64_t dests_untracked;
+	/* fullest first, at most TK_TOP_LISTENERS; untracked: listeners past
+	 * those a dump holds (TK_DIAG_MAX_ROWS) */
+	size_t nlisteners;
+	struct tk_listener listeners[TK_TOP_LISTENERS];
+	uint64_t listeners_untracked;
+	uint32_t eph_range;		/* tcpkeep's own namespace's range size */
 };
+
+/* Namespaces one snapshot visits at most. */
+#define TK_NETNS_MAX 4096
 
 void tk_snapshot_init(struct tk_snapshot *s);
 void tk_snapshot_free(struct tk_snapshot *s);
@@ -81,6 +160,18 @@ void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports);
  */
 int tk_snapshot_sort(struct tk_snapshot *s, const struct tk_snapshot *prev);
 
+/* Append a --netns row (one per (ns, port, dir)), zeroed; NULL: out of memory. */
+struct tk_ns_row *tk_snapshot_add_ns_row(struct tk_snapshot *s, uint32_t ns, uint16_t port,
+					 uint8_t dir);
+/* Offer a destination, a listener to the bounded top lists (worst kept). */
+void tk_snapshot_offer_dest(struct tk_snapshot *s, const struct tk_dest *d);
+void tk_snapshot_offer_listener(struct tk_snapshot *s, const struct tk_listener *l);
+/* The namespace a dest or listener is in; NULL if not known. */
+const struct tk_netns *tk_snapshot_netns(const struct tk_snapshot *s, uint32_t ns);
+
+/* Namespaces found but not looked into: refused, or past TK_NETNS_MAX. */
+uint64_t tk_snapshot_netns_unvisited(const struct tk_snapshot *s);
+
 /* Events skipped by the kernel and not caught by the nested program. */
 uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s);
 /* Those, and events a full map had no room for. */
@@ -91,6 +182,10 @@ void tk_row_totals(const struct tk_row *r, struct tk_totals *t);
 
 /* Per second over dt; 0 when there is no interval or the counter went back. */
 double tk_rate(uint64_t now, uint64_t before, double dt);
+
+/* An address of a dest or listener as text ("10.0.0.1", "fd00::1"); buf. */
+#define TK_ADDR_LEN 46
+const char *tk_addr_name(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
 
 const char *tk_state_name(unsigned int state);
 const char *tk_dir_name(unsigned int dir);

@@ -5,6 +5,7 @@
  * separate mini-socket holds it). Parsing and attribution are core/diag.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include "core/diag.h"
+#include "kernel/netns.h"
 #include "kernel/sockdiag.h"
 
 /* netlink sends a dump in datagrams of at most 32 KiB */
@@ -125,22 +127,41 @@ static int dump_all(struct dumper *dp, struct tk_diag *d, bool *intr)
 	return 0;
 }
 
-int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi,
-		       const bool *ports)
+/* This namespace's ephemeral range, read from inside it. */
+static void ns_range(struct tk_netns *ns)
 {
-	/* callers may run in several threads (the HTTP endpoint): no statics */
-	struct dumper dp = { .fd = -1 };
-	struct tk_diag *d = malloc(sizeof(*d));
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned int a, b;
+
+	ns->eph_lo = 32768;
+	ns->eph_hi = 60999;
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) {
+		ns->eph_lo = (uint16_t)a;
+		ns->eph_hi = (uint16_t)b;
+	}
+	fclose(f);
+}
+
+struct states_arg {
+	struct tk_snapshot *s;
+	struct tk_diag *d;
+	char *buf;
+};
+
+/* The dump of one namespace, from inside it, into the snapshot. */
+static int states_in(struct tk_netns *ns, uint32_t index, void *p)
+{
+	struct states_arg *a = p;
+	struct dumper dp = { .fd = -1, .buf = a->buf };
+	struct tk_diag *d = a->d;
 	int err;
 
-	if (!d)
-		return -ENOMEM;
-	err = tk_diag_init(d, eph_lo, eph_hi, ports);
-	dp.buf = malloc(DUMP_BUF);
-	if (!err && !dp.buf)
-		err = -ENOMEM;
-	if (!err)
-		err = dump_open(&dp);
+	ns_range(ns);
+	d->eph_lo = ns->eph_lo;
+	d->eph_hi = ns->eph_hi;
+	err = dump_open(&dp);
 	/* an interrupted dump may count a socket twice or miss it: redo it */
 	for (int try = 0; !err && try < DUMP_TRIES; try++) {
 		bool intr = false;
@@ -152,13 +173,44 @@ int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi,
 		if (!err && try == DUMP_TRIES - 1)
 			err = -EAGAIN;
 	}
-	if (!err)
-		err = tk_diag_merge(d, s);
-	if (!err)
-		s->states_ok = true;
+	if (!err) {
+		ns->sockets = d->sockets;
+		err = tk_diag_merge(d, a->s, index);
+	}
 	if (dp.fd >= 0)
 		close(dp.fd);
-	free(dp.buf);
+	return err;
+}
+
+int tk_sockdiag_states(struct tk_snapshot *s, const bool *ports)
+{
+	struct tk_netns_list list;
+	struct tk_diag *d = malloc(sizeof(*d));
+	struct states_arg a = { .s = s, .d = d };
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	err = tk_diag_init(d, 0, 0, ports);
+	a.buf = malloc(DUMP_BUF);
+	if (!err && !a.buf)
+		err = -ENOMEM;
+	if (!err) {
+		err = tk_netns_each(&list, states_in, &a);
+		/* the list goes into the snapshot, whatever each visit found */
+		s->netns = list.v;
+		s->nnetns = list.n;
+		s->netns_unreadable = list.unreadable;
+		s->netns_over = list.over;
+		if (list.n && list.v[0].self) {
+			uint32_t lo = list.v[0].eph_lo, hi = list.v[0].eph_hi;
+
+			s->eph_range = hi >= lo && lo ? hi - lo + 1 : 0;
+		}
+	}
+	if (!err)
+		s->states_ok = true;
+	free(a.buf);
 	tk_diag_free(d);
 	free(d);
 	return err;

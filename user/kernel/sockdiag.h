@@ -5,12 +5,14 @@
 #include "core/snapshot.h"
 
 /*
- * Add the current state of every TCP socket of this network namespace to
- * the snapshot's rows, only rows of ports[] (NULL: all); sets states_ok.
- * Adds no states from a dump that failed or kept being interrupted.
- * Returns 0 or a negative errno.
+ * Add the current state of every TCP socket of every network namespace
+ * (kernel/netns.h) to the snapshot: states to its rows, only rows of
+ * ports[] (NULL: all), and per namespace with s->want_ns_rows; ephemeral
+ * ports per destination; listeners' accept queues; the namespaces. A
+ * namespace whose dump failed or kept being interrupted adds nothing and
+ * keeps its error. Sets states_ok when tcpkeep's own namespace was
+ * dumped; returns 0 or that dump's negative errno.
  */
-int tk_sockdiag_states(struct tk_snapshot *s, uint16_t eph_lo, uint16_t eph_hi,
-		       const bool *ports);
+int tk_sockdiag_states(struct tk_snapshot *s, const bool *ports);
 
 #endif

@@ -34,7 +34,8 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 		return err;
 	}
 	/* a failed dump leaves states_ok false: the view says so */
-	tk_sockdiag_states(s, src->eph_lo, src->eph_hi, ports);
+	s->want_ns_rows = src->netns_rows;
+	tk_sockdiag_states(s, ports);
 	tk_snapshot_filter(s, ports);
 	err = tk_snapshot_sort(s, prev);
 	if (err) {

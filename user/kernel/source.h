@@ -14,7 +14,7 @@ struct tk_source {
 	bool lifetimes_ok;
 	bool dead_peers_ok;
 	bool enforcer_ok;
-	uint16_t eph_lo, eph_hi;
+	bool netns_rows;	/* --netns: states per namespace too */
 };
 
 /* CLOCK_MONOTONIC in seconds (the clock of a snapshot's mono_s). */

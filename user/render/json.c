@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* --json: one object per frame, on one line. Schema in README.md. */
+#include <string.h>
 #include <time.h>
 #include "core/hist.h"
 #include "core/json.h"
@@ -101,8 +102,145 @@ static void json_row(struct tk_json *j, const struct tk_row *r, const struct tk_
 	tk_json_kv_double(j, "refused", tk_rate(t.refused, pt.refused, dt), 3);
 	tk_json_end_object(j);
 	json_states(j, r);
+	if (r->dir == TK_DIR_IN) {
+		tk_json_key(j, "accept_queue");
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "listeners", r->listeners);
+		tk_json_kv_u64(j, "queue", r->queue);
+		tk_json_kv_u64(j, "limit", r->queue_limit);
+		tk_json_end_object(j);
+	} else {
+		tk_json_key(j, "ephemeral_ports");
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "used", r->eph_used);
+		tk_json_kv_double(j, "share", r->eph_share, 4);
+		tk_json_end_object(j);
+	}
 	json_lifetime(j, r);
 	json_keepalive(j, r);
+	tk_json_end_object(j);
+}
+
+/* The namespace a dest or listener is in, by its inode. */
+static void json_ns_ref(struct tk_json *j, const struct tk_snapshot *s, uint32_t ns)
+{
+	const struct tk_netns *n = tk_snapshot_netns(s, ns);
+
+	tk_json_key(j, "netns");
+	if (n)
+		tk_json_u64(j, n->ino);
+	else
+		tk_json_null(j);
+}
+
+static void json_netns(struct tk_json *j, const struct tk_snapshot *s)
+{
+	tk_json_key(j, "netns");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "visited", s->nnetns - (tk_snapshot_netns_unvisited(s) - s->netns_over));
+	tk_json_kv_u64(j, "unvisited", tk_snapshot_netns_unvisited(s));
+	tk_json_kv_u64(j, "unreadable_processes", s->netns_unreadable);
+	tk_json_key(j, "namespaces");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->nnetns; i++) {
+		const struct tk_netns *n = &s->netns[i];
+
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "inode", n->ino);
+		tk_json_kv_bool(j, "self", n->self);
+		tk_json_key(j, "name");
+		if (n->name[0])
+			tk_json_string(j, n->name);
+		else
+			tk_json_null(j);
+		tk_json_key(j, "pid");
+		if (n->pid)
+			tk_json_i64(j, n->pid);
+		else
+			tk_json_null(j);
+		tk_json_key(j, "error");
+		if (n->err)
+			tk_json_string(j, strerror(-n->err));
+		else
+			tk_json_null(j);
+		if (!n->err) {
+			tk_json_kv_u64(j, "sockets", n->sockets);
+			tk_json_key(j, "local_port_range");
+			tk_json_begin_array(j);
+			tk_json_u64(j, n->eph_lo);
+			tk_json_u64(j, n->eph_hi);
+			tk_json_end_array(j);
+		}
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
+	tk_json_end_object(j);
+	if (!s->want_ns_rows)
+		return;
+	tk_json_key(j, "netns_rows");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->nns_rows; i++) {
+		const struct tk_ns_row *r = &s->ns_rows[i];
+
+		tk_json_begin_object(j);
+		json_ns_ref(j, s, r->ns);
+		tk_json_kv_u64(j, "port", r->port);
+		tk_json_kv_string(j, "direction", tk_dir_name(r->dir));
+		tk_json_key(j, "states");
+		tk_json_begin_object(j);
+		for (int st = 1; st <= TK_LAST_DUMP_STATE; st++)
+			tk_json_kv_u64(j, tk_state_name(st), r->states[st]);
+		tk_json_end_object(j);
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
+}
+
+static void json_pressure(struct tk_json *j, const struct tk_snapshot *s)
+{
+	char a[TK_ADDR_LEN];
+
+	tk_json_key(j, "port_pressure");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "local_port_range_size", s->eph_range);
+	tk_json_kv_u64(j, "untracked", s->dests_untracked);
+	tk_json_key(j, "destinations");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->ndests; i++) {
+		const struct tk_dest *d = &s->dests[i];
+
+		tk_json_begin_object(j);
+		json_ns_ref(j, s, d->ns);
+		tk_json_kv_string(j, "local", tk_addr_name(d->family, d->laddr, a, sizeof(a)));
+		tk_json_kv_string(j, "remote", tk_addr_name(d->family, d->raddr, a, sizeof(a)));
+		tk_json_kv_u64(j, "port", d->rport);
+		tk_json_kv_u64(j, "used", d->used);
+		tk_json_kv_u64(j, "time_wait", d->time_wait);
+		tk_json_kv_u64(j, "range", d->range);
+		tk_json_kv_double(j, "share", d->share, 4);
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
+	tk_json_end_object(j);
+
+	tk_json_key(j, "listen_queues");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "untracked", s->listeners_untracked);
+	tk_json_key(j, "listeners");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		const struct tk_listener *l = &s->listeners[i];
+
+		tk_json_begin_object(j);
+		json_ns_ref(j, s, l->ns);
+		tk_json_kv_string(j, "address", tk_addr_name(l->family, l->addr, a, sizeof(a)));
+		tk_json_kv_u64(j, "port", l->port);
+		tk_json_kv_u64(j, "queue", l->queue);
+		tk_json_kv_u64(j, "limit", l->limit);
+		tk_json_kv_double(j, "share", l->share, 4);
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
 	tk_json_end_object(j);
 }
 
@@ -188,6 +326,8 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 		json_row(&j, r, prev ? tk_snapshot_find(prev, r->port, r->dir) : NULL, dt);
 	}
 	tk_json_end_array(&j);
+	json_netns(&j, cur);
+	json_pressure(&j, cur);
 	tk_json_key(&j, "policy");
 	tk_render_policy_json_to(&j, cur);
 	tk_json_end_object(&j);
