@@ -35,7 +35,7 @@ int tk_check_args(struct tk_opts *o);
 /* Where sockops goes: --cgroup, checked, else the cgroup v2 root. */
 int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len);
 /* Say what updating the connections opened before now did. */
-void tk_report_existing(int err, unsigned long long n, unsigned long long errors);
+void tk_report_existing(int err, const struct tk_existing *x);
 /* Apply the policy to connections opened before now, and say so. */
 void tk_fix_existing(struct tk_loader *l);
 /* Before a change to what is attached: kernel BTF checked, then the pin

@@ -29,30 +29,39 @@ int tk_pick_cgroup(const struct tk_opts *o, char *buf, size_t len)
 	return 0;
 }
 
-void tk_report_existing(int err, unsigned long long n, unsigned long long errors)
+void tk_report_existing(int err, const struct tk_existing *x)
 {
-	if (err == -EOPNOTSUPP)
+	char more[160] = "";
+
+	if (err == -EOPNOTSUPP) {
 		tk_note("this kernel lacks bpf_setsockopt from a socket iterator (needs Linux "
 			"5.15): connections opened before now keep their options; new ones "
 			"get the policy");
-	else if (err == -ENOEXEC)
+		return;
+	}
+	if (err == -ENOEXEC) {
 		tk_note("connections opened before now keep their options");
-	else if (err)
+		return;
+	}
+	if (err) {
 		tk_error("could not update existing connections: %s", strerror(-err));
-	else
-		tk_note("keepalive policy set on %llu existing sockets (%llu failed)", n,
-			errors);
+		return;
+	}
+	if (x->unvisited)
+		snprintf(more, sizeof(more), "; %u more not entered: %s%s", x->unvisited,
+			 strerror(-x->unvisited_err), x->unvisited_err == -EPERM ?
+			 " (entering a namespace needs CAP_SYS_ADMIN)" : "");
+	tk_note("keepalive policy set on %llu existing sockets (%llu failed) in %u network "
+		"namespace%s%s", x->sockets, x->errors, x->netns, x->netns == 1 ? "" : "s",
+		more);
 }
 
 void tk_fix_existing(struct tk_loader *l)
 {
-	unsigned long long n, errors;
+	struct tk_existing x;
 
-	if (l->enf) {
-		int err = tk_loader_fix_existing(l, &n, &errors);
-
-		tk_report_existing(err, n, errors);
-	}
+	if (l->enf)
+		tk_report_existing(tk_loader_fix_existing(l, &x), &x);
 }
 
 int tk_lock_for_change(void)

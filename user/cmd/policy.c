@@ -23,7 +23,6 @@ static int read_policy(const struct tk_pinned *p, struct tk_snapshot *s)
 int tk_cmd_policy(struct tk_opts *o)
 {
 	struct tk_policy_table *merged = NULL;
-	unsigned long long n = 0, errors = 0;
 	struct tk_snapshot s;
 	struct tk_pinned p;
 	char why[128];
@@ -78,9 +77,10 @@ int tk_cmd_policy(struct tk_opts *o)
 	tk_note("policy now has %zu ports", tk_policy_count(merged));
 	ret = TK_EXIT_OK;
 	if (o->apply_existing) {
-		int err = tk_fix_existing_pinned(TK_PIN_DIR, &n, &errors);
+		struct tk_existing x;
+		int err = tk_fix_existing_pinned(TK_PIN_DIR, &x);
 
-		tk_report_existing(err, n, errors);
+		tk_report_existing(err, &x);
 		/* a kernel without it was said: the policy itself is in place */
 		if (err && err != -EOPNOTSUPP)
 			ret = TK_EXIT_FAIL;

@@ -13,6 +13,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kernel/loader.h"
+#include "kernel/netns.h"
 #include "core/policy.h"
 #include "enforcer.skel.h"
 #include "observer.skel.h"
@@ -526,14 +527,40 @@ static void destroy_links(struct tk_loader *l)
 	}
 }
 
-int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
-			   unsigned long long *errors)
-{
-	struct bpf_link *link;
-	char buf[256];
-	int fd, err = 0;
+struct existing_arg {
+	struct tk_loader *l;
+	int link_fd;
+};
 
-	*sockets = *errors = 0;
+/* Walk the sockets of one namespace: the iterator takes the namespace of
+ * the thread that creates its file, this one's. */
+static int existing_in(struct tk_netns *ns, uint32_t index, void *p)
+{
+	struct existing_arg *a = p;
+	char buf[256];
+	int fd, err;
+
+	(void)ns;
+	(void)index;
+	fd = bpf_iter_create(a->link_fd);
+	if (fd < 0)
+		return -errno;
+	/* reading runs the program over every TCP socket of the namespace */
+	while ((err = read(fd, buf, sizeof(buf))) > 0)
+		;
+	err = err < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int tk_loader_fix_existing(struct tk_loader *l, struct tk_existing *x)
+{
+	struct existing_arg a = { .l = l };
+	struct tk_netns_list list;
+	struct bpf_link *link;
+	int err;
+
+	memset(x, 0, sizeof(*x));
 	if (!l->enf)
 		return 0;
 	if (l->iter_err)
@@ -541,35 +568,35 @@ int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
 	link = bpf_program__attach_iter(l->enf->progs.tk_iter_existing, NULL);
 	if (!link)
 		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
+	a.link_fd = bpf_link__fd(link);
+	l->enf->bss->iter_sockets = l->enf->bss->iter_errors = 0;
+	err = tk_netns_each(&list, existing_in, &a);
+	for (size_t i = 0; i < list.n; i++) {
+		if (!list.v[i].err) {
+			x->netns++;
+		} else if (!list.v[i].self) {
+			if (!x->unvisited++)
+				x->unvisited_err = list.v[i].err;
+		}
 	}
-	/* reading runs the program over every TCP socket of this netns */
-	while ((err = read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (err < 0)
-		err = -errno;
-	close(fd);
-	*sockets = l->enf->bss->iter_sockets;
-	*errors = l->enf->bss->iter_errors;
-out:
+	x->unvisited += (unsigned int)list.over;
+	x->sockets = l->enf->bss->iter_sockets;
+	x->errors = l->enf->bss->iter_errors;
+	tk_netns_list_free(&list);
 	bpf_link__destroy(link);
 	return err;
 }
 
-int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
-			   unsigned long long *errors)
+int tk_fix_existing_pinned(const char *pin_dir, struct tk_existing *x)
 {
 	struct tk_loader l = { .pin_dir = pin_dir };
 	int err;
 
-	*sockets = *errors = 0;
+	memset(x, 0, sizeof(*x));
 	/* only the iterator runs; every map is the pinned one */
 	err = load_enforcer_probed(&l);
 	if (!err)
-		err = tk_loader_fix_existing(&l, sockets, errors);
+		err = tk_loader_fix_existing(&l, x);
 	enforcer_bpf__destroy(l.enf);
 	return err;
 }

@@ -72,12 +72,24 @@ int tk_loader_load(struct tk_loader *l, const struct tk_policy_table *policy);
 int tk_policy_sync(int policy_fd, const struct tk_policy_table *t);
 /* Attach what was loaded, sockops on cgroup. On failure nothing stays attached. */
 int tk_loader_attach(struct tk_loader *l, const char *cgroup);
-/* Set the policy on connections and listeners that existed before attach. */
-int tk_loader_fix_existing(struct tk_loader *l, unsigned long long *sockets,
-			   unsigned long long *errors);
+/* What setting the policy on existing connections did. */
+struct tk_existing {
+	unsigned long long sockets;	/* set */
+	unsigned long long errors;	/* where an option failed */
+	unsigned int netns;		/* namespaces whose sockets were walked */
+	unsigned int unvisited;		/* namespaces found but not entered */
+	int unvisited_err;		/* why the first of those was not */
+};
+
+/*
+ * Set the policy on the established connections that existed before
+ * attach, in every network namespace (kernel/netns.h). 0, or a negative
+ * errno: -EOPNOTSUPP when the kernel cannot, or tcpkeep's own
+ * namespace's failure; another namespace's failure is counted in x.
+ */
+int tk_loader_fix_existing(struct tk_loader *l, struct tk_existing *x);
 /* The same for what is pinned in pin_dir, loading only the iterator. */
-int tk_fix_existing_pinned(const char *pin_dir, unsigned long long *sockets,
-			   unsigned long long *errors);
+int tk_fix_existing_pinned(const char *pin_dir, struct tk_existing *x);
 /* After load, the program of role; NULL if none was (no tracepoint, no policy). */
 struct bpf_program *tk_loader_prog(const struct tk_loader *l, enum tk_link role);
 /*
