@@ -915,6 +915,119 @@ static void test_diag_attrib(void)
 	free(ports);
 }
 
+static int diag_sock(struct tk_diag *d, uint8_t family, const char *laddr, uint16_t lport,
+		     const char *raddr, uint16_t rport, unsigned int state, uint32_t rq,
+		     uint32_t wq)
+{
+	struct tk_diag_sock sk = {
+		.family = family, .state = (uint8_t)state, .lport = lport, .rport = rport,
+		.rqueue = rq, .wqueue = wq,
+	};
+
+	inet_pton(family, laddr, sk.laddr);
+	inet_pton(family, raddr, sk.raddr);
+	return tk_diag_add(d, &sk);
+}
+
+/* Ports held per destination and accept queues, over two namespaces. */
+static void test_diag_pressure(void)
+{
+	struct tk_diag d;
+	struct tk_snapshot s;
+	const struct tk_row *r;
+	char a[TK_ADDR_LEN];
+	int failures = 0;
+
+	tk_snapshot_init(&s);
+	/* namespace 0: range 40000-40099 (100 ports) */
+	CHECK(tk_diag_init(&d, 40000, 40099, NULL) == 0);
+	CHECK(diag_sock(&d, AF_INET, "0.0.0.0", 25, "0.0.0.0", 0, TK_LISTEN, 3, 2) == 0);
+	CHECK(diag_sock(&d, AF_INET, "0.0.0.0", 40090, "0.0.0.0", 0, TK_LISTEN, 0, 128) == 0);
+	/* 60 ports to 10.0.0.2:25, 55 of them in TIME_WAIT */
+	for (unsigned int i = 0; i < 60; i++)
+		failures += diag_sock(&d, AF_INET, "10.0.0.1", (uint16_t)(40000 + i), "10.0.0.2",
+				      25, i < 55 ? TK_TIME_WAIT : TK_ESTABLISHED, 0, 0) != 0;
+	/* 10 to 10.0.0.3:25, and from a second local address to 10.0.0.2:25 */
+	for (unsigned int i = 0; i < 10; i++) {
+		failures += diag_sock(&d, AF_INET, "10.0.0.1", (uint16_t)(40000 + i), "10.0.0.3",
+				      25, TK_ESTABLISHED, 0, 0) != 0;
+		failures += diag_sock(&d, AF_INET, "10.0.0.9", (uint16_t)(40000 + i), "10.0.0.2",
+				      25, TK_ESTABLISHED, 0, 0) != 0;
+	}
+	/* IPv4-mapped IPv6 is the same destination as IPv4 */
+	failures += diag_sock(&d, AF_INET6, "::ffff:10.0.0.1", 40070, "::ffff:10.0.0.2", 25,
+			      TK_SYN_SENT, 0, 0) != 0;
+	/* not holding an ephemeral port: outside the range, or a listener's */
+	failures += diag_sock(&d, AF_INET, "10.0.0.1", 30000, "10.0.0.2", 25, TK_ESTABLISHED,
+			      0, 0) != 0;
+	failures += diag_sock(&d, AF_INET, "10.0.0.1", 40090, "10.0.0.7", 50000, TK_ESTABLISHED,
+			      0, 0) != 0;
+	CHECK(failures == 0);
+	CHECK(d.ndests == 3);
+	CHECK(d.nlisteners == 2);
+	CHECK(tk_diag_merge(&d, &s, 0) == 0);
+
+	/* worst first, with its own range */
+	CHECK(s.ndests == 3);
+	CHECK(s.dests[0].used == 61 && s.dests[0].time_wait == 55 && s.dests[0].range == 100);
+	CHECK(s.dests[0].share > 0.609 && s.dests[0].share < 0.611);
+	CHECK(!strcmp(tk_addr_name(s.dests[0].family, s.dests[0].raddr, a, sizeof(a)),
+		      "10.0.0.2"));
+	CHECK(!strcmp(tk_addr_name(s.dests[0].family, s.dests[0].laddr, a, sizeof(a)),
+		      "10.0.0.1"));
+	CHECK(s.dests[1].used == 10 && s.dests[2].used == 10);
+	r = tk_snapshot_find(&s, 25, TK_DIR_OUT);
+	CHECK(r && r->eph_used == 61 && r->eph_share == s.dests[0].share);
+	/* the listener past its backlog is the fullest */
+	CHECK(s.nlisteners == 2 && s.listeners[0].port == 25 && s.listeners[0].queue == 3 &&
+	      s.listeners[0].limit == 2 && s.listeners[0].share == 1.5);
+	r = tk_snapshot_find(&s, 25, TK_DIR_IN);
+	CHECK(r && r->listeners == 1 && r->queue == 3 && r->queue_limit == 2);
+
+	/* namespace 1: the default range; a worse destination, a fuller listener */
+	tk_diag_free(&d);
+	s.want_ns_rows = true;
+	CHECK(tk_diag_init(&d, 32768, 60999, NULL) == 0);
+	CHECK(diag_sock(&d, AF_INET6, "::", 25, "::", 0, TK_LISTEN, 1, 0) == 0);
+	CHECK(diag_sock(&d, AF_INET6, "fd00::1", 33000, "fd00::2", 25, TK_ESTABLISHED, 0, 0) == 0);
+	CHECK(tk_diag_merge(&d, &s, 1) == 0);
+	r = tk_snapshot_find(&s, 25, TK_DIR_IN);
+	/* a backlog of 0 holds one: 1 of 1 is full, as 1.0 < 1.5 it stays second */
+	CHECK(r && r->listeners == 2 && r->queue == 3 && r->queue_limit == 2);
+	CHECK(s.nlisteners == 3 && s.listeners[1].ns == 1 && s.listeners[1].share == 1.0);
+	CHECK(s.ndests == 4 && s.dests[3].ns == 1 && s.dests[3].range == 28232);
+	r = tk_snapshot_find(&s, 25, TK_DIR_OUT);
+	CHECK(r && r->states[TK_ESTABLISHED] == 5 + 10 + 10 + 1 + 1 && r->eph_used == 61);
+	/* per namespace rows only from when they were asked for */
+	CHECK(s.nns_rows == 2);
+	for (size_t i = 0; i < s.nns_rows; i++)
+		CHECK(s.ns_rows[i].ns == 1 && s.ns_rows[i].port == 25);
+
+	/* a new dump forgets destinations and listeners */
+	tk_diag_reset(&d);
+	CHECK(d.ndests == 0 && d.nlisteners == 0 && d.sockets == 0);
+	tk_diag_free(&d);
+	tk_snapshot_free(&s);
+
+	/* bounded: past TK_DIAG_MAX_DESTS destinations sockets are counted untracked */
+	CHECK(tk_diag_init(&d, 1024, 65535, NULL) == 0);
+	failures = 0;
+	for (unsigned int i = 0; i < TK_DIAG_MAX_DESTS + 5; i++) {
+		struct tk_diag_sock sk = {
+			.family = AF_INET, .state = TK_TIME_WAIT, .lport = 2000, .rport = 80,
+			.raddr = { 10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i },
+		};
+
+		failures += tk_diag_add(&d, &sk) != 0;
+	}
+	CHECK(failures == 0 && d.ndests == TK_DIAG_MAX_DESTS && d.dests_untracked == 5);
+	tk_snapshot_init(&s);
+	CHECK(tk_diag_merge(&d, &s, 0) == 0);
+	CHECK(s.ndests == TK_TOP_DESTS && s.dests_untracked == 5);
+	tk_snapshot_free(&s);
+	tk_diag_free(&d);
+}
+
 /* Netlink messages for the parser: appended to buf at *off. */
 static void nl_put(char *buf, size_t *off, uint16_t type, uint16_t flags, uint32_t pid,
 		   uint32_t seq, const void *data, size_t len)
@@ -1383,7 +1496,10 @@ static void test_status_json(void)
 		"\"conns_map_full\":0,\"keepalive_map_full\":0},\"unattributed\":4,"
 		"\"lifetimes_untracked\":0,"
 		"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608},"
-		"\"rows\":[],\"policy\":" POLICY "}\n"));
+		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,"
+		"\"unreadable_processes\":0,\"namespaces\":[]},\"port_pressure\":{"
+		"\"local_port_range_size\":0,\"untracked\":0,\"destinations\":[]},"
+		"\"listen_queues\":{\"untracked\":0,\"listeners\":[]},\"policy\":" POLICY "}\n"));
 	tk_snapshot_free(&s);
 }
 
@@ -1672,6 +1788,7 @@ int main(int argc, char **argv)
 	test_view_height();
 	test_attrib_rule();
 	test_diag_attrib();
+	test_diag_pressure();
 	test_diag_parse();
 	test_totals();
 	test_snapshot_sort_filter();

@@ -178,8 +178,24 @@ static int listener_add(struct tk_diag *d, const struct tk_diag_sock *sk)
 	return 0;
 }
 
-int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk)
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+/* An IPv4-mapped IPv6 address as the IPv4 address it is: one destination. */
+static void unmap(struct tk_diag_sock *sk)
 {
+	if (sk->family != AF_INET6 || memcmp(sk->laddr, v4_mapped, 12) ||
+	    memcmp(sk->raddr, v4_mapped, 12))
+		return;
+	sk->family = AF_INET;
+	memmove(sk->laddr, sk->laddr + 12, 4);
+	memset(sk->laddr + 4, 0, 12);
+	memmove(sk->raddr, sk->raddr + 12, 4);
+	memset(sk->raddr + 4, 0, 12);
+}
+
+int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *in)
+{
+	struct tk_diag_sock one = *in, *sk = &one;
 	unsigned int state = sk->state;
 	struct tk_diag_row *r;
 	struct tk_port_key key;
@@ -191,6 +207,7 @@ int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk)
 	if (!state || state >= TK_NSTATES)
 		return 0;
 	d->sockets++;
+	unmap(sk);
 	if (state == TK_LISTEN) {
 		d->listening[sk->lport / 8] |= 1u << (sk->lport % 8);
 		err = listener_add(d, sk);
@@ -222,20 +239,6 @@ int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk)
 		return err;
 	r->states[state]++;
 	return 0;
-}
-
-/* An address from a dump, IPv4-mapped IPv6 as the IPv4 address it is. */
-static uint8_t take_addr(uint8_t family, const __be32 *in, uint8_t out[16])
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	memset(out, 0, 16);
-	if (family == AF_INET6 && !memcmp(in, mapped, sizeof(mapped))) {
-		memcpy(out, &in[3], 4);
-		return AF_INET;
-	}
-	memcpy(out, in, family == AF_INET ? 4 : 16);
-	return family;
 }
 
 int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
@@ -285,8 +288,9 @@ int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 			sk.state = m.idiag_state;
 			sk.lport = ntohs(m.id.idiag_sport);
 			sk.rport = ntohs(m.id.idiag_dport);
-			sk.family = take_addr(m.idiag_family, m.id.idiag_src, sk.laddr);
-			take_addr(m.idiag_family, m.id.idiag_dst, sk.raddr);
+			sk.family = m.idiag_family;
+			memcpy(sk.laddr, m.id.idiag_src, sizeof(sk.laddr));
+			memcpy(sk.raddr, m.id.idiag_dst, sizeof(sk.raddr));
 			sk.rqueue = m.idiag_rqueue;
 			sk.wqueue = m.idiag_wqueue;
 			err = tk_diag_add(d, &sk);
