@@ -1383,7 +1383,10 @@ static void test_status_json(void)
 		"\"conns_map_full\":0,\"keepalive_map_full\":0},\"unattributed\":4,"
 		"\"lifetimes_untracked\":0,"
 		"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608},"
-		"\"rows\":[],\"policy\":" POLICY "}\n"));
+		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,\"unreadable_processes\":0,"
+		"\"namespaces\":[]},\"port_pressure\":{\"local_port_range_size\":0,\"untracked\":0,"
+		"\"destinations\":[]},\"listen_queues\":{\"untracked\":0,\"listeners\":[]},"
+		"\"policy\":" POLICY "}\n"));
 	tk_snapshot_free(&s);
 }
 
