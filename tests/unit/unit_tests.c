@@ -579,6 +579,189 @@ static void test_view_height(void)
 	tk_snapshot_free(&s);
 }
 
+/* An address of a test destination or listener, family and all. */
+static uint8_t test_addr(const char *text, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, out) == 1)
+		return AF_INET;
+	CHECK(inet_pton(AF_INET6, text, out) == 1);
+	return AF_INET6;
+}
+
+static void offer_dest(struct tk_snapshot *s, uint32_t ns, const char *laddr,
+		       const char *raddr, uint16_t rport, uint32_t used, uint32_t tw)
+{
+	struct tk_dest d = { .ns = ns, .rport = rport, .used = used, .time_wait = tw,
+			     .range = 28232, .share = used / 28232.0 };
+
+	d.family = test_addr(laddr, d.laddr);
+	test_addr(raddr, d.raddr);
+	tk_snapshot_offer_dest(s, &d);
+}
+
+static void offer_listener(struct tk_snapshot *s, uint32_t ns, const char *addr,
+			   uint16_t port, uint32_t queue, uint32_t limit)
+{
+	struct tk_listener l = { .ns = ns, .port = port, .queue = queue, .limit = limit,
+				 .share = (double)queue / (limit ? limit : 1) };
+
+	l.family = test_addr(addr, l.addr);
+	tk_snapshot_offer_listener(s, &l);
+}
+
+/*
+ * What the dump found on a mail host: its own namespace, one from ip netns,
+ * one only a process is in, two it could not enter. Seven destinations,
+ * the worst holding share of the range; a full accept queue on 993.
+ */
+static void pressure_snapshot(struct tk_snapshot *s, double share)
+{
+	static const struct { const char *name; int pid, err; bool self; } ns[] = {
+		{ "", 1, 0, true }, { "tkr-a", 0, 0, false }, { "", 4242, 0, false },
+		{ "", 77, -EPERM, false }, { "", 78, -EACCES, false },
+	};
+	uint32_t worst = (uint32_t)(share * 28232);
+
+	view_snapshot(s, &(struct tk_snapshot){ 0 }, 0);
+	s->policy = NULL;
+	s->npolicy = 0;
+	s->netns = calloc(5, sizeof(*s->netns));
+	s->nnetns = 5;
+	for (int i = 0; i < 5; i++) {
+		s->netns[i].ino = 4026531840u + i;
+		snprintf(s->netns[i].name, sizeof(s->netns[i].name), "%s", ns[i].name);
+		s->netns[i].pid = ns[i].pid;
+		s->netns[i].err = ns[i].err;
+		s->netns[i].self = ns[i].self;
+	}
+	s->netns_unreadable = 1;
+	s->eph_range = 28232;
+	tk_snapshot_row(s, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = worst + 100;
+	tk_snapshot_row(s, 993, TK_DIR_IN)->states[TK_LISTEN] = 2;
+	offer_dest(s, 0, "10.0.0.5", "10.0.0.9", 25, worst, worst - 10);
+	offer_dest(s, 2, "fd00::5", "fd00::9", 25, 100, 90);
+	for (int i = 0; i < 5; i++)
+		offer_dest(s, 1, "10.1.0.1", "10.1.0.2", (uint16_t)(2000 + i), 10 - i, 0);
+	offer_listener(s, 0, "0.0.0.0", 993, 128, 128);
+	offer_listener(s, 1, "::", 993, 3, 4096);
+	offer_listener(s, 2, "127.0.0.1", 2525, 0, 8);
+	s->want_ns_rows = true;
+	/* the dump's order: by namespace; the view's: the table's */
+	tk_snapshot_add_ns_row(s, 2, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = 100;
+	tk_snapshot_add_ns_row(s, 0, 993, TK_DIR_IN)->states[TK_LISTEN] = 1;
+	tk_snapshot_add_ns_row(s, 0, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = worst;
+	tk_snapshot_add_ns_row(s, 1, 993, TK_DIR_IN)->states[TK_LISTEN] = 1;
+}
+
+/* Lines of buf holding every one of the NULL-ended substrings. */
+static int view_lines_with(const char *buf, ...)
+{
+	int n = 0;
+
+	for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char line[512];
+		const char *want;
+		bool all = true;
+		va_list ap;
+
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
+		va_start(ap, buf);
+		while ((want = va_arg(ap, const char *)))
+			all = all && strstr(line, want);
+		va_end(ap);
+		n += all;
+	}
+	return n;
+}
+
+/*
+ * The sections under the table: namespaces in the header, per-namespace
+ * rows in the table's order, the five worst destinations and the hint
+ * past half a range, the fullest listeners; on a terminal, within it.
+ */
+static void test_view_pressure(void)
+{
+	static const int sizes[][2] = { { 80, 24 }, { 160, 50 }, { 77, 12 } };
+	struct tk_snapshot s;
+	struct view_fit v;
+	char *buf, *p, *q;
+
+	pressure_snapshot(&s, 0.6);
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "  netns 3 visited, 2 not  (1 need CAP_SYS_ADMIN, 1 access denied)  "
+		     "1 process unreadable (access denied)\n"));
+	CHECK(strstr(buf, "\nper namespace  (states now; the counters above sum every "
+		     "namespace)\n PORT DIR  LISTEN  ESTAB   SYN  FINW CLOSEW LASTACK  TIMEWT  "
+		     "NETNS\n"));
+	/* rows follow the table (25 out, busier, first), namespaces in order */
+	p = strstr(buf, "\n   25 out       0      0     0     0      0       0   16939  host\n");
+	q = strstr(buf, "\n   25 out       0      0     0     0      0       0     100  pid 4242\n");
+	CHECK(p && q && p < q);
+	p = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  host\n");
+	q = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  tkr-a\n");
+	CHECK(p && q && p < q && p > strstr(buf, "pid 4242"));
+	CHECK(strstr(buf, "\nport pressure  (local ports in use per destination; range here: "
+		     "28232)\n SHARE   USED TIMEWT  DESTINATION                NETNS\n"
+		     " 60.0%  16939  16929  10.0.0.5 -> 10.0.0.9:25    host\n"
+		     "  0.4%    100     90  fd00::5 -> [fd00::9]:25    pid 4242\n"
+		     "  0.0%     10      0  10.1.0.1 -> 10.1.0.2:2000  tkr-a\n"));
+	CHECK(view_lines_with(buf, " -> ", NULL) == 5);	/* of 7 */
+	CHECK(!strstr(buf, ":2003") && !strstr(buf, ":2004"));
+	CHECK(view_lines_with(buf, "hint: over half of a local port range in use: see README, "
+			      "\"Port pressure\"", NULL) == 1);
+	CHECK(strstr(buf, "\naccept queues  (fullest first; the kernel drops connections past "
+		     "the limit)\n QUEUE  LIMIT   FULL  LISTENER        NETNS\n"
+		     "   128    128 100.0%  0.0.0.0:993     host\n"
+		     "     3   4096   0.1%  [::]:993        tkr-a\n"
+		     "     0      8   0.0%  127.0.0.1:2525  pid 4242\n"));
+	free(buf);
+	/*
+	 * On a terminal every line within it; where there is room, the
+	 * namespaces' reasons whole, the hint and the fullest listener, with
+	 * fewer rows per namespace and fewer destinations to make it.
+	 */
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int w = sizes[i][0], h = sizes[i][1];
+
+		view_fit(&s, NULL, w, h, &v);
+		CHECK(v.longest <= w && v.lines <= h);
+		if (h < 24)
+			continue;
+		buf = view_render(&s, NULL, w, h);
+		CHECK(strstr(buf, "netns 3 visited, 2 not"));
+		CHECK(strstr(buf, "(1 need CAP_SYS_ADMIN, 1 access denied)"));
+		CHECK(strstr(buf, "1 process unreadable (access denied)"));
+		CHECK(strstr(buf, "hint: over half"));
+		CHECK(strstr(buf, "   128    128 100.0%  0.0.0.0:993"));
+		CHECK(!strstr(buf, "more: enlarge the terminal") == (h >= 50));
+		free(buf);
+	}
+	tk_snapshot_free(&s);
+
+	/* half a range is no hint yet; no --netns, no rows per namespace */
+	pressure_snapshot(&s, 0.5);
+	s.want_ns_rows = false;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "\n 50.0%  14116  14106  10.0.0.5 -> 10.0.0.9:25"));
+	CHECK(!strstr(buf, "hint:") && !strstr(buf, "per namespace"));
+	free(buf);
+	/* every namespace visited; none found: no dump, no field */
+	for (size_t i = 0; i < s.nnetns; i++)
+		s.netns[i].err = 0;
+	s.netns_unreadable = 0;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "  netns 5 visited\n"));
+	free(buf);
+	s.nnetns = 0;
+	s.ndests = s.nlisteners = 0;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(!strstr(buf, "netns") && !strstr(buf, "port pressure") &&
+	      !strstr(buf, "accept queues"));
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
 static void test_totals(void)
 {
 	struct tk_row r = {0};
@@ -1673,6 +1856,7 @@ int main(int argc, char **argv)
 	test_hist_bar();
 	test_view_widths();
 	test_view_height();
+	test_view_pressure();
 	test_attrib_rule();
 	test_diag_attrib();
 	test_diag_parse();
