@@ -1814,6 +1814,94 @@ static void test_prom_cardinality(void)
 	free(ports);
 }
 
+/*
+ * Port pressure in the exposition: per exported port and "other" (the
+ * worst of the ports it folds, not a sum), listener gauges only on ports
+ * that have had a listener and staying once there, none of it without a
+ * dump; the range and the namespaces without a port label.
+ */
+static void test_prom_pressure(void)
+{
+	bool *ports = calloc(TK_PORTS, sizeof(*ports));
+	struct tk_prom_opts po = { .mem = tk_prom_memory_new(), .ports = ports,
+				   .version = "0", .libbpf_version = "1" };
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *out;
+
+	ports[25] = true;
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	s.eph_range = 28232;
+	s.netns = calloc(4, sizeof(*s.netns));
+	s.nnetns = 4;
+	s.netns[0].self = true;
+	s.netns[2].err = -EPERM;
+	s.netns_over = 2;
+	r = tk_snapshot_row(&s, 25, TK_DIR_OUT);
+	r->eph_used = 14116;
+	r->eph_share = 0.5;
+	/* folded: 40000's worst destination is worse than 40001's bigger one */
+	r = tk_snapshot_row(&s, 40000, TK_DIR_OUT);
+	r->eph_used = 300;
+	r->eph_share = 0.25;
+	r = tk_snapshot_row(&s, 40001, TK_DIR_OUT);
+	r->eph_used = 1000;
+	r->eph_share = 1000 / 60000.0;
+	r = tk_snapshot_row(&s, 993, TK_DIR_IN);
+	r->states[TK_LISTEN] = 2;
+	r->listeners = 2;
+	r->queue = 128;
+	r->queue_limit = 128;
+	tk_snapshot_row(&s, 143, TK_DIR_IN)->states[TK_ESTABLISHED] = 1;	/* no listener */
+	tk_snapshot_row(&s, 25, TK_DIR_IN);
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"25\"} 0.5\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used{port=\"25\"} 14116\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"other\"} 0.25\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used{port=\"other\"} 300\n", NULL) == 1);
+	/* 25 and other in both families, nothing else */
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used", NULL) == 4);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{port=\"993\"} 128\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{port=\"993\"} 128\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{", NULL) == 1);
+	CHECK(lines_with(out, "# TYPE tcpkeep_listen_queue_length gauge\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_local_port_range_size 28232\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_visited 3\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_unvisited 3\n", NULL) == 1);
+	CHECK(!strstr(out, "\"40000\"") && !strstr(out, "\"40001\"") && !strstr(out, "\"143\""));
+	free(out);
+
+	/* the listener closed, 25 holds nothing: the same series, at zero */
+	tk_snapshot_free(&s);
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	s.eph_range = 28232;
+	tk_snapshot_row(&s, 40002, TK_DIR_OUT)->eph_share = 0.125;
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"25\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"other\"} 0.125\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{port=\"993\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{port=\"993\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_visited 0\n", NULL) == 1);
+	free(out);
+
+	/* no dump: no pressure, no range, the namespaces still counted */
+	s.states_ok = false;
+	s.eph_range = 0;
+	out = render_prom(&s, &po);
+	CHECK(!strstr(out, "tcpkeep_ephemeral_ports") && !strstr(out, "tcpkeep_listen_queue"));
+	CHECK(!strstr(out, "tcpkeep_local_port_range_size"));
+	CHECK(lines_with(out, "tcpkeep_netns_unvisited 0\n", NULL) == 1);
+	free(out);
+	tk_snapshot_free(&s);
+	tk_prom_memory_free(po.mem);
+	free(ports);
+}
+
 /* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
 static int json_string_of_stdin(void)
 {
@@ -1872,6 +1960,7 @@ int main(int argc, char **argv)
 	test_policy_help();
 	test_links();
 	test_prom_cardinality();
+	test_prom_pressure();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
