@@ -1508,6 +1508,9 @@ static void policy_json(FILE *f, const void *s, const void *unused)
 	"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608}," \
 	"\"policy\":" POLICY "}\n"
 
+#define SYSCTLS "\"sysctls\":{\"net.ipv4.ip_local_port_range\":[32768,60999]," \
+	"\"net.ipv4.tcp_tw_reuse\":1,\"net.ipv4.tcp_max_tw_buckets\":null}"
+
 static void test_status_json(void)
 {
 	struct tk_status st = {
@@ -1515,8 +1518,16 @@ static void test_status_json(void)
 		.links = { [TK_LINK_SET_STATE] = 5, [TK_LINK_NESTED] = 6, [TK_LINK_SOCKOPS] = 7 },
 		.cgroup = "/sys/fs/cgroup/a\xff\"b\n", .cgroup_id = 42, .run_pid = -1,
 		.btf = true, .bpffs = true, .cgroup2 = true, .lifetimes = true,
+		.sysctls = {
+			[TK_SYSCTL_PORT_RANGE] = { { 32768, 60999 } },
+			[TK_SYSCTL_TW_REUSE] = { { 1 } },
+			[TK_SYSCTL_MAX_TW_BUCKETS] = { .err = -EACCES },
+		},
 	};
 	struct tk_snapshot s;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
 
 	tk_snapshot_init(&s);
 	s.attach_mode = "tp_btf";
@@ -1536,7 +1547,7 @@ static void test_status_json(void)
 		"\"pinned\":true,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":-1,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":7},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":true,"
 		"\"existing_connections\":false},"
@@ -1549,12 +1560,22 @@ static void test_status_json(void)
 		"\"pinned\":false,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":1234,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":0},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":false,"
 		"\"existing_connections\":false},"
 		"\"cgroup\":null,\"cgroup_id\":null,\"defunct\":false," STATUS_TAIL));
 	CHECK(rendered_is(policy_json, &s, NULL, POLICY));
+	/* the sysctls as sysctl(8) names them, pinned or not, what cannot be
+	 * read said so */
+	f = open_memstream(&text, &len);
+	tk_status_text(f, &st, &s);
+	fclose(f);
+	CHECK(strstr(text, "\nsysctls:       net.ipv4.ip_local_port_range = 32768 60999 "
+		     "(28232 ports)\n               net.ipv4.tcp_tw_reuse = 1 (on, outgoing "
+		     "connections)\n               net.ipv4.tcp_max_tw_buckets: cannot read: "
+		     "Permission denied\n"));
+	free(text);
 	s.nrows = 0;
 	s.wall_s = 1700000000;
 	s.mono_s = 12.5;
