@@ -701,11 +701,11 @@ static void test_view_pressure(void)
 	p = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  host\n");
 	q = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  tkr-a\n");
 	CHECK(p && q && p < q && p > strstr(buf, "pid 4242"));
-	CHECK(strstr(buf, "\nport pressure  (local ports in use per destination; range here: "
-		     "28232)\n SHARE   USED TIMEWT  DESTINATION                NETNS\n"
-		     " 60.0%  16939  16929  10.0.0.5 -> 10.0.0.9:25    host\n"
-		     "  0.4%    100     90  fd00::5 -> [fd00::9]:25    pid 4242\n"
-		     "  0.0%     10      0  10.1.0.1 -> 10.1.0.2:2000  tkr-a\n"));
+	CHECK(strstr(buf, "\nport pressure  (local ports in use per destination, worst first)\n"
+		     " SHARE   USED TIMEWT  RANGE  DESTINATION                NETNS\n"
+		     " 60.0%  16939  16929  28232  10.0.0.5 -> 10.0.0.9:25    host\n"
+		     "  0.4%    100     90  28232  fd00::5 -> [fd00::9]:25    pid 4242\n"
+		     "  0.0%     10      0  28232  10.1.0.1 -> 10.1.0.2:2000  tkr-a\n"));
 	CHECK(view_lines_with(buf, " -> ", NULL) == 5);	/* of 7 */
 	CHECK(!strstr(buf, ":2003") && !strstr(buf, ":2004"));
 	CHECK(view_lines_with(buf, "hint: over half of a local port range in use: see README, "
@@ -743,7 +743,7 @@ static void test_view_pressure(void)
 	pressure_snapshot(&s, 0.5);
 	s.want_ns_rows = false;
 	buf = view_render(&s, NULL, 0, 0);
-	CHECK(strstr(buf, "\n 50.0%  14116  14106  10.0.0.5 -> 10.0.0.9:25"));
+	CHECK(strstr(buf, "\n 50.0%  14116  14106  28232  10.0.0.5 -> 10.0.0.9:25"));
 	CHECK(!strstr(buf, "hint:") && !strstr(buf, "per namespace"));
 	free(buf);
 	/* every namespace visited; none found: no dump, no field */

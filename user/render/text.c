@@ -650,11 +650,9 @@ static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, 
 		if ((int)strlen(dest) > width)
 			width = (int)strlen(dest);
 	}
-	fputs("\nport pressure  (local ports in use per destination", fr->f);
-	if (s->eph_range)
-		fprintf(fr->f, "; range here: %u", s->eph_range);
-	fputs(")\n", fr->f);
-	fprintf(fr->f, " SHARE   USED TIMEWT  %-*s  NETNS\n", width, "DESTINATION");
+	/* each share is of its own namespace's range: they may differ */
+	fputs("\nport pressure  (local ports in use per destination, worst first)\n", fr->f);
+	fprintf(fr->f, " SHARE   USED TIMEWT  RANGE  %-*s  NETNS\n", width, "DESTINATION");
 	for (size_t i = 0; i < show; i++) {
 		const struct tk_dest *d = &s->dests[i];
 		char a[TK_ADDR_LEN];
@@ -663,8 +661,8 @@ static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, 
 		n = snprintf(dest, sizeof(dest), "%s -> ",
 			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
 		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
-		fprintf(fr->f, "%5.1f%% %6u %6u  %-*s  %s\n", 100 * d->share, d->used,
-			d->time_wait, width, dest, ns_label(s, d->ns, name, sizeof(name)));
+		fprintf(fr->f, "%5.1f%% %6u %6u  %5u  %-*s  %s\n", 100 * d->share, d->used,
+			d->time_wait, d->range, width, dest, ns_label(s, d->ns, name, sizeof(name)));
 	}
 	if (s->dests_untracked)
 		fprintf(fr->f, "(%llu sockets past the destinations one dump holds: not ranked)\n",
