@@ -762,6 +762,48 @@ static void test_view_pressure(void)
 	tk_snapshot_free(&s);
 }
 
+/* The same snapshot as JSON: every namespace, destination and listener by
+ * the namespace's inode, and the rows' worst destination and listener. */
+static void test_json_pressure(void)
+{
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	pressure_snapshot(&s, 0.6);
+	r = tk_snapshot_row(&s, 25, TK_DIR_OUT);
+	r->eph_used = 16939;
+	r->eph_share = 0.6;
+	r = tk_snapshot_row(&s, 993, TK_DIR_IN);
+	r->listeners = 2;
+	r->queue = r->queue_limit = 128;
+	f = open_memstream(&buf, &len);
+	tk_render_json(f, &s, NULL);
+	fclose(f);
+	CHECK(strstr(buf, "\"ephemeral_ports\":{\"used\":16939,\"share\":0.6000}"));
+	CHECK(strstr(buf, "\"accept_queue\":{\"listeners\":2,\"queue\":128,\"limit\":128}"));
+	CHECK(strstr(buf, "\"netns\":{\"visited\":3,\"unvisited\":2,\"unreadable_processes\":1,"
+		     "\"namespaces\":[{\"inode\":4026531840,\"self\":true,\"name\":null,\"pid\":1,"
+		     "\"error\":null,\"sockets\":0,\"local_port_range\":[0,0]},"
+		     "{\"inode\":4026531841,\"self\":false,\"name\":\"tkr-a\",\"pid\":null,"));
+	CHECK(strstr(buf, "{\"inode\":4026531843,\"self\":false,\"name\":null,\"pid\":77,"
+		     "\"error\":\"Operation not permitted\"}"));
+	CHECK(strstr(buf, "\"netns_rows\":[{\"netns\":4026531842,\"port\":25,\"direction\":\"out\","
+		     "\"states\":{"));
+	CHECK(strstr(buf, "\"port_pressure\":{\"local_port_range_size\":28232,\"untracked\":0,"
+		     "\"destinations\":[{\"netns\":4026531840,\"local\":\"10.0.0.5\","
+		     "\"remote\":\"10.0.0.9\",\"port\":25,\"used\":16939,\"time_wait\":16929,"
+		     "\"range\":28232,\"share\":0.6000},{\"netns\":4026531842,\"local\":\"fd00::5\","
+		     "\"remote\":\"fd00::9\",\"port\":25,"));
+	CHECK(strstr(buf, "\"listen_queues\":{\"untracked\":0,\"listeners\":[{\"netns\":4026531840,"
+		     "\"address\":\"0.0.0.0\",\"port\":993,\"queue\":128,\"limit\":128,"
+		     "\"share\":1.0000},"));
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
 static void test_totals(void)
 {
 	struct tk_row r = {0};
@@ -1966,6 +2008,7 @@ int main(int argc, char **argv)
 	test_view_widths();
 	test_view_height();
 	test_view_pressure();
+	test_json_pressure();
 	test_attrib_rule();
 	test_diag_attrib();
 	test_diag_parse();
