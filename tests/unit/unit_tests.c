@@ -696,7 +696,8 @@ static void test_view_pressure(void)
 		     "NETNS\n"));
 	/* rows follow the table (25 out, busier, first), namespaces in order */
 	p = strstr(buf, "\n   25 out       0      0     0     0      0       0   16939  host\n");
-	q = strstr(buf, "\n   25 out       0      0     0     0      0       0     100  pid 4242\n");
+	q = strstr(buf, "\n   25 out       0      0     0     0      0       0     100  "
+		   "pid 4242\n");
 	CHECK(p && q && p < q);
 	p = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  host\n");
 	q = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  tkr-a\n");
@@ -795,8 +796,8 @@ static void test_json_pressure(void)
 	CHECK(strstr(buf, "\"port_pressure\":{\"local_port_range_size\":28232,\"untracked\":0,"
 		     "\"destinations\":[{\"netns\":4026531840,\"local\":\"10.0.0.5\","
 		     "\"remote\":\"10.0.0.9\",\"port\":25,\"used\":16939,\"time_wait\":16929,"
-		     "\"range\":28232,\"share\":0.6000},{\"netns\":4026531842,\"local\":\"fd00::5\","
-		     "\"remote\":\"fd00::9\",\"port\":25,"));
+		     "\"range\":28232,\"share\":0.6000},{\"netns\":4026531842,"
+		     "\"local\":\"fd00::5\",\"remote\":\"fd00::9\",\"port\":25,"));
 	CHECK(strstr(buf, "\"listen_queues\":{\"untracked\":0,\"listeners\":[{\"netns\":4026531840,"
 		     "\"address\":\"0.0.0.0\",\"port\":993,\"queue\":128,\"limit\":128,"
 		     "\"share\":1.0000},"));
@@ -1589,7 +1590,8 @@ static void test_status_json(void)
 		"\"pinned\":true,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":-1,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\","
+		"\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":7},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":true,"
 		"\"existing_connections\":false},"
@@ -1602,7 +1604,8 @@ static void test_status_json(void)
 		"\"pinned\":false,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":1234,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\","
+		"\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":0},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":false,"
 		"\"existing_connections\":false},"

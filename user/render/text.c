@@ -662,7 +662,8 @@ static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, 
 			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
 		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
 		fprintf(fr->f, "%5.1f%% %6u %6u  %5u  %-*s  %s\n", 100 * d->share, d->used,
-			d->time_wait, d->range, width, dest, ns_label(s, d->ns, name, sizeof(name)));
+			d->time_wait, d->range, width, dest,
+			ns_label(s, d->ns, name, sizeof(name)));
 	}
 	if (s->dests_untracked)
 		fprintf(fr->f, "(%llu sockets past the destinations one dump holds: not ranked)\n",
