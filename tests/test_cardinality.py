@@ -37,26 +37,41 @@ def cardinality_section():
     return text[start:end]
 
 
+def table(sec, heading):
+    """{metric: count} of the README table whose heading row starts so."""
+    lines = sec[sec.index(heading):].splitlines()[2:]
+    rows = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[re.match(r"`(tcpkeep_\w+)`", cells[0]).group(1)] = int(cells[1])
+    return rows
+
+
 def documented():
-    """What README states: series per (port, direction) by metric, the
-    policy gauges per port, the formula's terms and the bucket bounds."""
+    """What README states: series per (port, direction) and per port by
+    metric, the policy gauges per port, the formula's terms and the bucket
+    bounds."""
     sec = cardinality_section()
-    per_row = {m: int(n) for m, n in re.findall(r"^\| `(tcpkeep_\w+)` \| (\d+) \|", sec, re.M)}
-    gauges = int(re.search(r"^\| `tcpkeep_keepalive_idle_seconds`.*\| (\d+) \|$", sec,
-                           re.M).group(1))
+    per_row = table(sec, "| series | per (port, direction) |")
+    per_port = table(sec, "| series | per exported port |")
+    gauges = table(sec, "| series | per port with a policy in force |")
     f = re.search(r"series ≤ (\d+)·P \+ (\d+)·\(N − P\) \+ (\d+) \+ (\d+)", sec)
     policed, plain, other, nolabel = map(int, f.groups())
     les = re.search(r"`le` = ([0-9., and\n]+) seconds", sec).group(1)
     les = [x for x in re.split(r"[,\s]+|and", les) if x]
-    return per_row, gauges, (policed, plain, other, nolabel), les
+    return (per_row, per_port, sum(gauges.values()), (policed, plain, other, nolabel),
+            les)
 
 
 def test_readme_bound_adds_up():
-    per_row, gauges, (policed, plain, other, nolabel), les = documented()
+    per_row, per_port, gauges, (policed, plain, other, nolabel), les = documented()
     ka = sum(per_row[m] for m in KEEPALIVE)
     row = sum(per_row.values()) - ka
-    assert plain == 2 * row and other == 2 * row
-    assert policed == 2 * (row + ka) + gauges
+    port = sum(per_port.values())
+    assert plain == 2 * row + port and other == plain
+    assert policed == 2 * (row + ka) + port + gauges
     assert len(les) == 12
 
 
@@ -133,14 +148,20 @@ def rows_of(series):
 
 
 def check_bound(series):
-    """Each row within README's per-row counts, the whole within its formula."""
-    per_row, gauges, (policed, plain, other, nolabel), les = documented()
+    """Each row and port within README's counts, the whole within its formula."""
+    per_row, per_port, gauges, (policed, plain, other, nolabel), les = documented()
     for port, d in rows_of(series):
         for metric, most in per_row.items():
             n = sum(1 for name, lab in series
                     if re.sub(r"_(bucket|sum|count)$", "", name) == metric and
                     dict(lab).get("port") == port and dict(lab).get("direction") == d)
             assert n <= most, (metric, port, d, n)
+    for port in ports_of(series):
+        for metric, most in per_port.items():
+            mine = [dict(lab) for name, lab in series
+                    if name == metric and dict(lab).get("port") == port]
+            assert len(mine) <= most, (metric, port, mine)
+            assert all(set(lab) == {"port"} for lab in mine), (metric, mine)
     exported = ports_of(series) - {"other"}
     with_policy = {dict(lab)["port"] for name, lab in series if name in KEEPALIVE}
     assert "other" not in with_policy
@@ -181,6 +202,15 @@ def test_remote_ports_fold_and_the_bound_holds(pinned, listeners):
     assert val(series, "tcpkeep_keepalive_applied_total", port=str(pol), direction="in") == 3
     assert {dict(lab)["port"] for name, lab in series if name in KEEPALIVE} == {str(pol)}
     assert {dict(lab)["port"] for name, lab in series if name in POLICY_GAUGES} == {str(pol)}
+    # port pressure: the listener's queue and backlog, the ports the clients
+    # of pol still hold (their TIME_WAIT), and no listener gauges for "other"
+    assert val(series, "tcpkeep_listen_queue_length", port=str(lst)) == 0
+    assert val(series, "tcpkeep_listen_queue_limit", port=str(lst)) == 64
+    held = val(series, "tcpkeep_ephemeral_ports_used", port=str(pol))
+    assert held >= 3
+    assert val(series, "tcpkeep_ephemeral_ports_used_ratio", port=str(pol)) == pytest.approx(
+        held / val(series, "tcpkeep_local_port_range_size"))
+    assert ("tcpkeep_listen_queue_length", frozenset({("port", "other")})) not in series
     # a state gauge only once non-zero: in one scrape, never a zero
     zero = [lab for name, lab in series if name == "tcpkeep_connections" and
             series[(name, lab)] == 0]

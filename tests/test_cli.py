@@ -120,6 +120,34 @@ def test_count_exits_by_itself(root):
     assert programs_gone(set(tk_programs()) - set(before))
 
 
+def test_status_shows_its_own_namespaces_port_sysctls(root):
+    """status reads the sysctls of the network namespace it runs in: one
+    made here, with a range of its own."""
+    ns = f"tk-sysctl-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        inside = ["ip", "netns", "exec", ns]
+        subprocess.run([*inside, "sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40999"],
+                       check=True)
+        st = json.loads(subprocess.run([*inside, TCPKEEP, "status", "--json"],
+                                       capture_output=True, text=True, timeout=60).stdout)
+        got = st["sysctls"]
+        assert got["net.ipv4.ip_local_port_range"] == [40000, 40999]
+        assert got["net.ipv4.tcp_tw_reuse"] in (0, 1, 2)
+        assert isinstance(got["net.ipv4.tcp_max_tw_buckets"], int)
+        text = subprocess.run([*inside, TCPKEEP, "status"], capture_output=True, text=True,
+                              timeout=60).stdout
+        assert "sysctls:       net.ipv4.ip_local_port_range = 40000 40999 (1000 ports)\n" in text
+        assert re.search(r"^ +net\.ipv4\.tcp_tw_reuse = \d", text, re.M), text
+        # tcpkeep's own namespace, not the one it was started from
+        host = json.loads(subprocess.run([TCPKEEP, "status", "--json"], capture_output=True,
+                                         text=True, timeout=60).stdout)["sysctls"]
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            assert host["net.ipv4.ip_local_port_range"] == [int(x) for x in f.read().split()]
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
 def test_sigterm_detaches_everything(tcpkeep):
     tk = tcpkeep()
     mine = tk.programs()

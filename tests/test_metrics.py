@@ -130,6 +130,48 @@ def test_ports_option_exports_a_port_the_rest_fold_into_other(pinned):
     assert other >= 3
 
 
+def test_port_pressure_and_accept_queue_from_the_dump(pinned):
+    """A listener with backlog 8 and three connections nobody accepted, and
+    four more its clients closed first (their ports stay in TIME_WAIT):
+    the queue, its limit, and the seven local ports the one destination
+    holds, as a count and a share of the range; the namespaces visited."""
+    port = quiet_port(24060, 20)
+    pinned("--no-defaults")
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(8)
+    held = []
+    try:
+        for _ in range(4):
+            c = socket.create_connection(("127.0.0.1", port))
+            s, _ = srv.accept()
+            c.close()
+            s.close()
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        deadline = time.monotonic() + 10
+        while True:  # the last ACK may land in the queue after connect() returned
+            series = check_exposition(tk("metrics").stdout)
+            p = str(port)
+            if val(series, "tcpkeep_listen_queue_length", port=p) == 3:
+                break
+            assert time.monotonic() < deadline, "the accept queue never held 3"
+            time.sleep(0.1)
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+        assert val(series, "tcpkeep_local_port_range_size") == hi - lo + 1
+        assert val(series, "tcpkeep_listen_queue_limit", port=p) == 8
+        assert val(series, "tcpkeep_ephemeral_ports_used", port=p) == 7
+        assert val(series, "tcpkeep_ephemeral_ports_used_ratio", port=p) == pytest.approx(
+            7 / (hi - lo + 1))
+        assert val(series, "tcpkeep_netns_visited") >= 1
+        assert val(series, "tcpkeep_netns_unvisited") >= 0
+    finally:
+        for c in held:
+            c.close()
+        srv.close()
+
+
 def test_textfile_is_never_seen_half_written(pinned, tmp_path):
     pinned()
     path = tmp_path / "tcpkeep.prom"

@@ -579,6 +579,232 @@ static void test_view_height(void)
 	tk_snapshot_free(&s);
 }
 
+/* An address of a test destination or listener, family and all. */
+static uint8_t test_addr(const char *text, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, out) == 1)
+		return AF_INET;
+	CHECK(inet_pton(AF_INET6, text, out) == 1);
+	return AF_INET6;
+}
+
+static void offer_dest(struct tk_snapshot *s, uint32_t ns, const char *laddr,
+		       const char *raddr, uint16_t rport, uint32_t used, uint32_t tw)
+{
+	struct tk_dest d = { .ns = ns, .rport = rport, .used = used, .time_wait = tw,
+			     .range = 28232, .share = used / 28232.0 };
+
+	d.family = test_addr(laddr, d.laddr);
+	test_addr(raddr, d.raddr);
+	tk_snapshot_offer_dest(s, &d);
+}
+
+static void offer_listener(struct tk_snapshot *s, uint32_t ns, const char *addr,
+			   uint16_t port, uint32_t queue, uint32_t limit)
+{
+	struct tk_listener l = { .ns = ns, .port = port, .queue = queue, .limit = limit,
+				 .share = (double)queue / (limit ? limit : 1) };
+
+	l.family = test_addr(addr, l.addr);
+	tk_snapshot_offer_listener(s, &l);
+}
+
+/*
+ * What the dump found on a mail host: its own namespace, one from ip netns,
+ * one only a process is in, two it could not enter. Seven destinations,
+ * the worst holding share of the range; a full accept queue on 993.
+ */
+static void pressure_snapshot(struct tk_snapshot *s, double share)
+{
+	static const struct { const char *name; int pid, err; bool self; } ns[] = {
+		{ "", 1, 0, true }, { "tkr-a", 0, 0, false }, { "", 4242, 0, false },
+		{ "", 77, -EPERM, false }, { "", 78, -EACCES, false },
+	};
+	uint32_t worst = (uint32_t)(share * 28232);
+
+	view_snapshot(s, &(struct tk_snapshot){ 0 }, 0);
+	s->policy = NULL;
+	s->npolicy = 0;
+	s->netns = calloc(5, sizeof(*s->netns));
+	s->nnetns = 5;
+	for (int i = 0; i < 5; i++) {
+		s->netns[i].ino = 4026531840u + i;
+		snprintf(s->netns[i].name, sizeof(s->netns[i].name), "%s", ns[i].name);
+		s->netns[i].pid = ns[i].pid;
+		s->netns[i].err = ns[i].err;
+		s->netns[i].self = ns[i].self;
+	}
+	s->netns_unreadable = 1;
+	s->eph_range = 28232;
+	tk_snapshot_row(s, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = worst + 100;
+	tk_snapshot_row(s, 993, TK_DIR_IN)->states[TK_LISTEN] = 2;
+	offer_dest(s, 0, "10.0.0.5", "10.0.0.9", 25, worst, worst - 10);
+	offer_dest(s, 2, "fd00::5", "fd00::9", 25, 100, 90);
+	for (int i = 0; i < 5; i++)
+		offer_dest(s, 1, "10.1.0.1", "10.1.0.2", (uint16_t)(2000 + i), 10 - i, 0);
+	offer_listener(s, 0, "0.0.0.0", 993, 128, 128);
+	offer_listener(s, 1, "::", 993, 3, 4096);
+	offer_listener(s, 2, "127.0.0.1", 2525, 0, 8);
+	s->want_ns_rows = true;
+	/* the dump's order: by namespace; the view's: the table's */
+	tk_snapshot_add_ns_row(s, 2, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = 100;
+	tk_snapshot_add_ns_row(s, 0, 993, TK_DIR_IN)->states[TK_LISTEN] = 1;
+	tk_snapshot_add_ns_row(s, 0, 25, TK_DIR_OUT)->states[TK_TIME_WAIT] = worst;
+	tk_snapshot_add_ns_row(s, 1, 993, TK_DIR_IN)->states[TK_LISTEN] = 1;
+}
+
+/* Lines of buf holding every one of the NULL-ended substrings. */
+static int view_lines_with(const char *buf, ...)
+{
+	int n = 0;
+
+	for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char line[512];
+		const char *want;
+		bool all = true;
+		va_list ap;
+
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(l, "\n"), l);
+		va_start(ap, buf);
+		while ((want = va_arg(ap, const char *)))
+			all = all && strstr(line, want);
+		va_end(ap);
+		n += all;
+	}
+	return n;
+}
+
+/*
+ * The sections under the table: namespaces in the header, per-namespace
+ * rows in the table's order, the five worst destinations and the hint
+ * past half a range, the fullest listeners; on a terminal, within it.
+ */
+static void test_view_pressure(void)
+{
+	static const int sizes[][2] = { { 80, 24 }, { 160, 50 }, { 77, 12 } };
+	struct tk_snapshot s;
+	struct view_fit v;
+	char *buf, *p, *q;
+
+	pressure_snapshot(&s, 0.6);
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "  netns 3 visited, 2 not  (1 need CAP_SYS_ADMIN, 1 access denied)  "
+		     "1 process unreadable (access denied)\n"));
+	CHECK(strstr(buf, "\nper namespace  (states now; the counters above sum every "
+		     "namespace)\n PORT DIR  LISTEN  ESTAB   SYN  FINW CLOSEW LASTACK  TIMEWT  "
+		     "NETNS\n"));
+	/* rows follow the table (25 out, busier, first), namespaces in order */
+	p = strstr(buf, "\n   25 out       0      0     0     0      0       0   16939  host\n");
+	q = strstr(buf, "\n   25 out       0      0     0     0      0       0     100  "
+		   "pid 4242\n");
+	CHECK(p && q && p < q);
+	p = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  host\n");
+	q = strstr(buf, "\n  993 in        1      0     0     0      0       0       0  tkr-a\n");
+	CHECK(p && q && p < q && p > strstr(buf, "pid 4242"));
+	CHECK(strstr(buf, "\nport pressure  (local ports in use per destination, worst first)\n"
+		     " SHARE   USED TIMEWT  RANGE  DESTINATION                NETNS\n"
+		     " 60.0%  16939  16929  28232  10.0.0.5 -> 10.0.0.9:25    host\n"
+		     "  0.4%    100     90  28232  fd00::5 -> [fd00::9]:25    pid 4242\n"
+		     "  0.0%     10      0  28232  10.1.0.1 -> 10.1.0.2:2000  tkr-a\n"));
+	CHECK(view_lines_with(buf, " -> ", NULL) == 5);	/* of 7 */
+	CHECK(!strstr(buf, ":2003") && !strstr(buf, ":2004"));
+	CHECK(view_lines_with(buf, "hint: over half of a local port range in use: see README, "
+			      "\"Port pressure\"", NULL) == 1);
+	CHECK(strstr(buf, "\naccept queues  (fullest first; the kernel drops connections past "
+		     "the limit)\n QUEUE  LIMIT   FULL  LISTENER        NETNS\n"
+		     "   128    128 100.0%  0.0.0.0:993     host\n"
+		     "     3   4096   0.1%  [::]:993        tkr-a\n"
+		     "     0      8   0.0%  127.0.0.1:2525  pid 4242\n"));
+	free(buf);
+	/*
+	 * On a terminal every line within it; where there is room, the
+	 * namespaces' reasons whole, the hint and the fullest listener, with
+	 * fewer rows per namespace and fewer destinations to make it.
+	 */
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int w = sizes[i][0], h = sizes[i][1];
+
+		view_fit(&s, NULL, w, h, &v);
+		CHECK(v.longest <= w && v.lines <= h);
+		if (h < 24)
+			continue;
+		buf = view_render(&s, NULL, w, h);
+		CHECK(strstr(buf, "netns 3 visited, 2 not"));
+		CHECK(strstr(buf, "(1 need CAP_SYS_ADMIN, 1 access denied)"));
+		CHECK(strstr(buf, "1 process unreadable (access denied)"));
+		CHECK(strstr(buf, "hint: over half"));
+		CHECK(strstr(buf, "   128    128 100.0%  0.0.0.0:993"));
+		CHECK(!strstr(buf, "more: enlarge the terminal") == (h >= 50));
+		free(buf);
+	}
+	tk_snapshot_free(&s);
+
+	/* half a range is no hint yet; no --netns, no rows per namespace */
+	pressure_snapshot(&s, 0.5);
+	s.want_ns_rows = false;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "\n 50.0%  14116  14106  28232  10.0.0.5 -> 10.0.0.9:25"));
+	CHECK(!strstr(buf, "hint:") && !strstr(buf, "per namespace"));
+	free(buf);
+	/* every namespace visited; none found: no dump, no field */
+	for (size_t i = 0; i < s.nnetns; i++)
+		s.netns[i].err = 0;
+	s.netns_unreadable = 0;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(strstr(buf, "  netns 5 visited\n"));
+	free(buf);
+	s.nnetns = 0;
+	s.ndests = s.nlisteners = 0;
+	buf = view_render(&s, NULL, 0, 0);
+	CHECK(!strstr(buf, "netns") && !strstr(buf, "port pressure") &&
+	      !strstr(buf, "accept queues"));
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
+/* The same snapshot as JSON: every namespace, destination and listener by
+ * the namespace's inode, and the rows' worst destination and listener. */
+static void test_json_pressure(void)
+{
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	pressure_snapshot(&s, 0.6);
+	r = tk_snapshot_row(&s, 25, TK_DIR_OUT);
+	r->eph_used = 16939;
+	r->eph_share = 0.6;
+	r = tk_snapshot_row(&s, 993, TK_DIR_IN);
+	r->listeners = 2;
+	r->queue = r->queue_limit = 128;
+	f = open_memstream(&buf, &len);
+	tk_render_json(f, &s, NULL);
+	fclose(f);
+	CHECK(strstr(buf, "\"ephemeral_ports\":{\"used\":16939,\"share\":0.6000}"));
+	CHECK(strstr(buf, "\"accept_queue\":{\"listeners\":2,\"queue\":128,\"limit\":128}"));
+	CHECK(strstr(buf, "\"netns\":{\"visited\":3,\"unvisited\":2,\"unreadable_processes\":1,"
+		     "\"namespaces\":[{\"inode\":4026531840,\"self\":true,\"name\":null,\"pid\":1,"
+		     "\"error\":null,\"sockets\":0,\"local_port_range\":[0,0]},"
+		     "{\"inode\":4026531841,\"self\":false,\"name\":\"tkr-a\",\"pid\":null,"));
+	CHECK(strstr(buf, "{\"inode\":4026531843,\"self\":false,\"name\":null,\"pid\":77,"
+		     "\"error\":\"Operation not permitted\"}"));
+	CHECK(strstr(buf, "\"netns_rows\":[{\"netns\":4026531842,\"port\":25,\"direction\":\"out\","
+		     "\"states\":{"));
+	CHECK(strstr(buf, "\"port_pressure\":{\"local_port_range_size\":28232,\"untracked\":0,"
+		     "\"destinations\":[{\"netns\":4026531840,\"local\":\"10.0.0.5\","
+		     "\"remote\":\"10.0.0.9\",\"port\":25,\"used\":16939,\"time_wait\":16929,"
+		     "\"range\":28232,\"share\":0.6000},{\"netns\":4026531842,"
+		     "\"local\":\"fd00::5\",\"remote\":\"fd00::9\",\"port\":25,"));
+	CHECK(strstr(buf, "\"listen_queues\":{\"untracked\":0,\"listeners\":[{\"netns\":4026531840,"
+		     "\"address\":\"0.0.0.0\",\"port\":993,\"queue\":128,\"limit\":128,"
+		     "\"share\":1.0000},"));
+	free(buf);
+	tk_snapshot_free(&s);
+}
+
 static void test_totals(void)
 {
 	struct tk_row r = {0};
@@ -1439,6 +1665,9 @@ static void policy_json(FILE *f, const void *s, const void *unused)
 	"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608}," \
 	"\"policy\":" POLICY "}\n"
 
+#define SYSCTLS "\"sysctls\":{\"net.ipv4.ip_local_port_range\":[32768,60999]," \
+	"\"net.ipv4.tcp_tw_reuse\":1,\"net.ipv4.tcp_max_tw_buckets\":null}"
+
 static void test_status_json(void)
 {
 	struct tk_status st = {
@@ -1446,8 +1675,16 @@ static void test_status_json(void)
 		.links = { [TK_LINK_SET_STATE] = 5, [TK_LINK_NESTED] = 6, [TK_LINK_SOCKOPS] = 7 },
 		.cgroup = "/sys/fs/cgroup/a\xff\"b\n", .cgroup_id = 42, .run_pid = -1,
 		.btf = true, .bpffs = true, .cgroup2 = true, .lifetimes = true,
+		.sysctls = {
+			[TK_SYSCTL_PORT_RANGE] = { { 32768, 60999 } },
+			[TK_SYSCTL_TW_REUSE] = { { 1 } },
+			[TK_SYSCTL_MAX_TW_BUCKETS] = { .err = -EACCES },
+		},
 	};
 	struct tk_snapshot s;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
 
 	tk_snapshot_init(&s);
 	s.attach_mode = "tp_btf";
@@ -1467,7 +1704,8 @@ static void test_status_json(void)
 		"\"pinned\":true,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":-1,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\","
+		"\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":7},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":true,"
 		"\"existing_connections\":false},"
@@ -1480,12 +1718,23 @@ static void test_status_json(void)
 		"\"pinned\":false,\"pin_path\":\"/sys/fs/bpf/tcpkeep\",\"run_pid\":1234,"
 		"\"kernel\":{\"btf\":true,\"inet_sock_set_state\":false,"
 		"\"inet_sk_error_report\":false,\"bpffs\":true,\"cgroup2\":true,"
-		"\"hides_pid1\":false},\"observer\":\"tp_btf\",\"links\":{\"set_state\":5,"
+		"\"hides_pid1\":false}," SYSCTLS ",\"observer\":\"tp_btf\","
+		"\"links\":{\"set_state\":5,"
 		"\"set_state_nested\":6,\"error_report\":0,\"sockops\":0},"
 		"\"capabilities\":{\"lifetimes\":true,\"dead_peers\":false,\"enforcer\":false,"
 		"\"existing_connections\":false},"
 		"\"cgroup\":null,\"cgroup_id\":null,\"defunct\":false," STATUS_TAIL));
 	CHECK(rendered_is(policy_json, &s, NULL, POLICY));
+	/* the sysctls as sysctl(8) names them, pinned or not, what cannot be
+	 * read said so */
+	f = open_memstream(&text, &len);
+	tk_status_text(f, &st, &s);
+	fclose(f);
+	CHECK(strstr(text, "\nsysctls:       net.ipv4.ip_local_port_range = 32768 60999 "
+		     "(28232 ports)\n               net.ipv4.tcp_tw_reuse = 1 (on, outgoing "
+		     "connections)\n               net.ipv4.tcp_max_tw_buckets: cannot read: "
+		     "Permission denied\n"));
+	free(text);
 	s.nrows = 0;
 	s.wall_s = 1700000000;
 	s.mono_s = 12.5;
@@ -1497,10 +1746,10 @@ static void test_status_json(void)
 		"\"conns_map_full\":0,\"keepalive_map_full\":0},\"unattributed\":4,"
 		"\"lifetimes_untracked\":0,"
 		"\"memory\":{\"cpus\":8,\"bytes\":1048576,\"bytes_128_cpus\":8388608},"
-		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,"
-		"\"unreadable_processes\":0,\"namespaces\":[]},\"port_pressure\":{"
-		"\"local_port_range_size\":0,\"untracked\":0,\"destinations\":[]},"
-		"\"listen_queues\":{\"untracked\":0,\"listeners\":[]},\"policy\":" POLICY "}\n"));
+		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,\"unreadable_processes\":0,"
+		"\"namespaces\":[]},\"port_pressure\":{\"local_port_range_size\":0,\"untracked\":0,"
+		"\"destinations\":[]},\"listen_queues\":{\"untracked\":0,\"listeners\":[]},"
+		"\"policy\":" POLICY "}\n"));
 	tk_snapshot_free(&s);
 }
 
@@ -1745,6 +1994,94 @@ static void test_prom_cardinality(void)
 	free(ports);
 }
 
+/*
+ * Port pressure in the exposition: per exported port and "other" (the
+ * worst of the ports it folds, not a sum), listener gauges only on ports
+ * that have had a listener and staying once there, none of it without a
+ * dump; the range and the namespaces without a port label.
+ */
+static void test_prom_pressure(void)
+{
+	bool *ports = calloc(TK_PORTS, sizeof(*ports));
+	struct tk_prom_opts po = { .mem = tk_prom_memory_new(), .ports = ports,
+				   .version = "0", .libbpf_version = "1" };
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *out;
+
+	ports[25] = true;
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	s.eph_range = 28232;
+	s.netns = calloc(4, sizeof(*s.netns));
+	s.nnetns = 4;
+	s.netns[0].self = true;
+	s.netns[2].err = -EPERM;
+	s.netns_over = 2;
+	r = tk_snapshot_row(&s, 25, TK_DIR_OUT);
+	r->eph_used = 14116;
+	r->eph_share = 0.5;
+	/* folded: 40000's worst destination is worse than 40001's bigger one */
+	r = tk_snapshot_row(&s, 40000, TK_DIR_OUT);
+	r->eph_used = 300;
+	r->eph_share = 0.25;
+	r = tk_snapshot_row(&s, 40001, TK_DIR_OUT);
+	r->eph_used = 1000;
+	r->eph_share = 1000 / 60000.0;
+	r = tk_snapshot_row(&s, 993, TK_DIR_IN);
+	r->states[TK_LISTEN] = 2;
+	r->listeners = 2;
+	r->queue = 128;
+	r->queue_limit = 128;
+	tk_snapshot_row(&s, 143, TK_DIR_IN)->states[TK_ESTABLISHED] = 1;	/* no listener */
+	tk_snapshot_row(&s, 25, TK_DIR_IN);
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"25\"} 0.5\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used{port=\"25\"} 14116\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"other\"} 0.25\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used{port=\"other\"} 300\n", NULL) == 1);
+	/* 25 and other in both families, nothing else */
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used", NULL) == 4);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{port=\"993\"} 128\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{port=\"993\"} 128\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{", NULL) == 1);
+	CHECK(lines_with(out, "# TYPE tcpkeep_listen_queue_length gauge\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_local_port_range_size 28232\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_visited 3\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_unvisited 3\n", NULL) == 1);
+	CHECK(!strstr(out, "\"40000\"") && !strstr(out, "\"40001\"") && !strstr(out, "\"143\""));
+	free(out);
+
+	/* the listener closed, 25 holds nothing: the same series, at zero */
+	tk_snapshot_free(&s);
+	tk_snapshot_init(&s);
+	s.states_ok = true;
+	s.eph_range = 28232;
+	tk_snapshot_row(&s, 40002, TK_DIR_OUT)->eph_share = 0.125;
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"25\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_ephemeral_ports_used_ratio{port=\"other\"} 0.125\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_length{port=\"993\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_listen_queue_limit{port=\"993\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_netns_visited 0\n", NULL) == 1);
+	free(out);
+
+	/* no dump: no pressure, no range, the namespaces still counted */
+	s.states_ok = false;
+	s.eph_range = 0;
+	out = render_prom(&s, &po);
+	CHECK(!strstr(out, "tcpkeep_ephemeral_ports") && !strstr(out, "tcpkeep_listen_queue"));
+	CHECK(!strstr(out, "tcpkeep_local_port_range_size"));
+	CHECK(lines_with(out, "tcpkeep_netns_unvisited 0\n", NULL) == 1);
+	free(out);
+	tk_snapshot_free(&s);
+	tk_prom_memory_free(po.mem);
+	free(ports);
+}
+
 /* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
 static int json_string_of_stdin(void)
 {
@@ -1787,6 +2124,8 @@ int main(int argc, char **argv)
 	test_hist_bar();
 	test_view_widths();
 	test_view_height();
+	test_view_pressure();
+	test_json_pressure();
 	test_attrib_rule();
 	test_diag_attrib();
 	test_diag_pressure();
@@ -1803,6 +2142,7 @@ int main(int argc, char **argv)
 	test_policy_help();
 	test_links();
 	test_prom_cardinality();
+	test_prom_pressure();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

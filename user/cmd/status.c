@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include "cmd/cmd.h"
 #include "kernel/pin.h"
+#include "kernel/sysctl.h"
 #include "render/status.h"
 
 int tk_cmd_status(struct tk_opts *o)
@@ -25,6 +26,9 @@ int tk_cmd_status(struct tk_opts *o)
 	st.bpffs = statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
 	st.cgroup2 = tk_cgroup2_root(root, sizeof(root)) == 0;
 	st.hides_pid1 = st.btf && tk_kernel_hides_pid1();
+	for (int i = 0; i < TK_NSYSCTLS; i++)
+		st.sysctls[i].err = tk_sysctl_read(tk_status_sysctls[i].name, st.sysctls[i].v,
+						   tk_status_sysctls[i].n);
 	/* without bpffs there is no pin directory: "not pinned" */
 	err = tk_pinned_open(&p);
 	if (err) {

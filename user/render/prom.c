@@ -132,8 +132,18 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A listener's accept queue against its limit, as the dump ranks them. */
+static double queue_share(uint32_t queue, uint32_t limit)
+{
+	return (double)queue / (limit ? limit : 1);
+}
+
 static void add_row(struct tk_row *dst, const struct tk_row *src)
 {
+	double qs = queue_share(src->queue, src->queue_limit);
+	double qd = queue_share(dst->queue, dst->queue_limit);
+
+
 	for (int a = 0; a < TK_NSTATES; a++) {
 		dst->states[a] += src->states[a];
 		for (int b = 0; b < TK_NSTATES; b++)
@@ -146,6 +156,19 @@ static void add_row(struct tk_row *dst, const struct tk_row *src)
 	dst->ka_applied += src->ka_applied;
 	for (int i = 0; i < TK_OPT_MAX; i++)
 		dst->ka_errors[i] += src->ka_errors[i];
+	/* "other" has the worst destination and the fullest listener of the
+	 * ports it folds: a sum of shares of different ranges means nothing */
+	if (src->eph_share > dst->eph_share ||
+	    (src->eph_share == dst->eph_share && src->eph_used > dst->eph_used)) {
+		dst->eph_share = src->eph_share;
+		dst->eph_used = src->eph_used;
+	}
+	if (src->listeners && (!dst->listeners || qs > qd ||
+			       (qs == qd && src->queue > dst->queue))) {
+		dst->queue = src->queue;
+		dst->queue_limit = src->queue_limit;
+	}
+	dst->listeners += src->listeners;
 }
 
 static int row_order(const void *a, const void *b)
@@ -301,6 +324,62 @@ static void connections(FILE *f, const struct tk_snapshot *s,
 	}
 }
 
+/*
+ * Port pressure from the dump, like the state gauges: none without it. Out
+ * rows: the worst destination on the remote port (ephemeral ports per
+ * local address, remote address and port, in its namespace). In rows, once
+ * the port has had a listener: its fullest accept queue, 0 while none.
+ */
+static void pressure(FILE *f, const struct tk_snapshot *s, const struct tk_prom_memory *m)
+{
+	char port[8], num[40];
+
+	if (!s->states_ok)
+		return;
+	family(f, "tcpkeep_ephemeral_ports_used_ratio", "gauge",
+	       "Share of its namespace's local port range that the worst destination on this "
+	       "remote port holds.");
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct tk_row *r = &s->rows[i];
+
+		if (r->dir != TK_DIR_OUT)
+			continue;
+		port_label(port, sizeof(port), r->port);
+		fmt_float(num, sizeof(num), r->eph_share);
+		fprintf(f, "tcpkeep_ephemeral_ports_used_ratio{port=\"%s\"} %s\n", port, num);
+	}
+	family(f, "tcpkeep_ephemeral_ports_used", "gauge",
+	       "Local ports the worst destination on this remote port holds, TIME_WAIT included.");
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct tk_row *r = &s->rows[i];
+
+		if (r->dir != TK_DIR_OUT)
+			continue;
+		port_label(port, sizeof(port), r->port);
+		fprintf(f, "tcpkeep_ephemeral_ports_used{port=\"%s\"} %u\n", port, r->eph_used);
+	}
+	family(f, "tcpkeep_listen_queue_length", "gauge",
+	       "Connections waiting for accept() on the port's fullest listener.");
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct tk_row *r = &s->rows[i];
+
+		if (r->dir != TK_DIR_IN || !(m->seen[r->port][r->dir] & 1u << TK_LISTEN))
+			continue;
+		port_label(port, sizeof(port), r->port);
+		fprintf(f, "tcpkeep_listen_queue_length{port=\"%s\"} %u\n", port, r->queue);
+	}
+	family(f, "tcpkeep_listen_queue_limit", "gauge",
+	       "Accept queue limit (the backlog) of the port's fullest listener.");
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct tk_row *r = &s->rows[i];
+
+		if (r->dir != TK_DIR_IN || !(m->seen[r->port][r->dir] & 1u << TK_LISTEN))
+			continue;
+		port_label(port, sizeof(port), r->port);
+		fprintf(f, "tcpkeep_listen_queue_limit{port=\"%s\"} %u\n", port, r->queue_limit);
+	}
+}
+
 static void bucket(FILE *f, const char *port, const struct tk_row *r, const char *le,
 		   uint64_t cum)
 {
@@ -419,6 +498,20 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	family(f, "tcpkeep_lifetimes_untracked_total", "counter",
 	       "Connections whose lifetime was not measured: every slot they may take was held.");
 	fprintf(f, "tcpkeep_lifetimes_untracked_total %llu\n", U(s->uncounted[TK_UNC_UNTRACKED]));
+	/* no range without a dump: better no gauge than a false zero */
+	if (s->eph_range) {
+		family(f, "tcpkeep_local_port_range_size", "gauge",
+		       "Ports in net.ipv4.ip_local_port_range of tcpkeep's own network namespace.");
+		fprintf(f, "tcpkeep_local_port_range_size %u\n", s->eph_range);
+	}
+	family(f, "tcpkeep_netns_visited", "gauge",
+	       "Network namespaces whose sockets the last dump read.");
+	fprintf(f, "tcpkeep_netns_visited %llu\n",
+		U(s->nnetns - (tk_snapshot_netns_unvisited(s) - s->netns_over)));
+	family(f, "tcpkeep_netns_unvisited", "gauge",
+	       "Network namespaces found but not read: refused (capabilities), failed, or past "
+	       "the limit.");
+	fprintf(f, "tcpkeep_netns_unvisited %llu\n", U(tk_snapshot_netns_unvisited(s)));
 	family(f, "tcpkeep_maps_bytes", "gauge",
 	       "Kernel memory of tcpkeep's BPF maps (bytes_memlock) on this host.");
 	fprintf(f, "tcpkeep_maps_bytes %llu\n", U(s->mem_bytes));
@@ -450,6 +543,7 @@ int tk_render_prom(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	}
 	transitions(f, &folded);
 	connections(f, &folded, o->mem);
+	pressure(f, &folded, o->mem);
 	durations(f, &folded);
 	keepalive(f, &folded, o->mem);
 	dead_peers(f, &folded);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* `tcpkeep status` rendering: plain data in, text or JSON out. */
+#include <string.h>
 #include "core/json.h"
 #include "render/render.h"
 #include "render/status.h"
@@ -12,6 +13,12 @@ static const char *const existing_text[] = {
 	[TK_EXISTING_YES] = "set by --apply-existing",
 	[TK_EXISTING_UNKNOWN] = "set by --apply-existing if the kernel can "
 				"(checking it needs CAP_PERFMON)",
+};
+
+const struct tk_sysctl_def tk_status_sysctls[TK_NSYSCTLS] = {
+	[TK_SYSCTL_PORT_RANGE] = { "net.ipv4.ip_local_port_range", 2 },
+	[TK_SYSCTL_TW_REUSE] = { "net.ipv4.tcp_tw_reuse", 1 },
+	[TK_SYSCTL_MAX_TW_BUCKETS] = { "net.ipv4.tcp_max_tw_buckets", 1 },
 };
 
 int tk_status_code(const struct tk_status *st)
@@ -57,6 +64,62 @@ static void sum_rows(const struct tk_snapshot *s, struct sums *t)
 	}
 }
 
+/* "name = value (what it means)", as sysctl(8) prints them, one a line. */
+static void sysctls_text(FILE *f, const struct tk_status *st)
+{
+	for (int i = 0; i < TK_NSYSCTLS; i++) {
+		const struct tk_sysctl_def *d = &tk_status_sysctls[i];
+		const struct tk_sysctl_val *v = &st->sysctls[i];
+
+		fputs(i ? "               " : "sysctls:       ", f);
+		if (v->err) {
+			fprintf(f, "%s: cannot read: %s\n", d->name, strerror(-v->err));
+			continue;
+		}
+		fprintf(f, "%s = %ld", d->name, v->v[0]);
+		if (d->n > 1)
+			fprintf(f, " %ld", v->v[1]);
+		switch (i) {
+		case TK_SYSCTL_PORT_RANGE:
+			if (v->v[1] >= v->v[0])
+				fprintf(f, " (%ld ports)", v->v[1] - v->v[0] + 1);
+			break;
+		case TK_SYSCTL_TW_REUSE:
+			if (v->v[0] == 0)
+				fputs(" (off)", f);
+			else if (v->v[0] == 1)
+				fputs(" (on, outgoing connections)", f);
+			else if (v->v[0] == 2)
+				fputs(" (loopback only)", f);
+			break;
+		}
+		fputc('\n', f);
+	}
+}
+
+static void sysctls_json(struct tk_json *j, const struct tk_status *st)
+{
+	tk_json_key(j, "sysctls");
+	tk_json_begin_object(j);
+	for (int i = 0; i < TK_NSYSCTLS; i++) {
+		const struct tk_sysctl_def *d = &tk_status_sysctls[i];
+		const struct tk_sysctl_val *v = &st->sysctls[i];
+
+		tk_json_key(j, d->name);
+		if (v->err) {
+			tk_json_null(j);
+		} else if (d->n == 1) {
+			tk_json_i64(j, v->v[0]);
+		} else {
+			tk_json_begin_array(j);
+			for (int k = 0; k < d->n; k++)
+				tk_json_i64(j, v->v[k]);
+			tk_json_end_array(j);
+		}
+	}
+	tk_json_end_object(j);
+}
+
 static const char *yes(bool b)
 {
 	return b ? "yes" : "no";
@@ -74,6 +137,7 @@ void tk_status_text(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	if (st->hides_pid1)
 		fprintf(f, "               tracing programs never run while PID 1 is on the CPU: "
 			"what the kernel does then is not counted\n");
+	sysctls_text(f, st);
 	if (st->run_pid)
 		fprintf(f, "run:           tcpkeep run is attached (pid %ld), not pinned\n",
 			st->run_pid);
@@ -133,6 +197,7 @@ void tk_status_json(FILE *f, const struct tk_status *st, const struct tk_snapsho
 	tk_json_kv_bool(&j, "cgroup2", st->cgroup2);
 	tk_json_kv_bool(&j, "hides_pid1", st->hides_pid1);
 	tk_json_end_object(&j);
+	sysctls_json(&j, st);
 	tk_json_kv_string(&j, "observer", st->attach_mode);
 	tk_json_key(&j, "links");
 	tk_json_begin_object(&j);

@@ -9,6 +9,27 @@
 #include "core/link.h"
 #include "core/snapshot.h"
 
+/* The sysctls of its own network namespace that status shows, in order. */
+enum tk_status_sysctl {
+	TK_SYSCTL_PORT_RANGE,		/* net.ipv4.ip_local_port_range */
+	TK_SYSCTL_TW_REUSE,		/* net.ipv4.tcp_tw_reuse */
+	TK_SYSCTL_MAX_TW_BUCKETS,	/* net.ipv4.tcp_max_tw_buckets */
+	TK_NSYSCTLS
+};
+
+struct tk_sysctl_def {
+	const char *name;
+	int n;			/* the numbers it holds */
+};
+
+extern const struct tk_sysctl_def tk_status_sysctls[TK_NSYSCTLS];
+
+/* A sysctl's value, or why it could not be read. */
+struct tk_sysctl_val {
+	long v[2];
+	int err;		/* 0: read; else a negative errno */
+};
+
 struct tk_status {
 	bool pinned;
 	const char *pin_dir;
@@ -22,6 +43,8 @@ struct tk_status {
 	/* kernel features found */
 	bool btf, tp_set_state, tp_error_report, bpffs, cgroup2;
 	bool hides_pid1;	/* tracing never runs while PID 1 is current */
+	/* what bounds ports for outgoing connections here (README: Port pressure) */
+	struct tk_sysctl_val sysctls[TK_NSYSCTLS];
 	/* what the pinned programs do on this kernel */
 	bool lifetimes;		/* the observer measures lifetimes */
 	/* policy changes can reach open connections: unknown when probing

@@ -6,11 +6,14 @@
  * lines of the width, shorter histogram bars, only the histograms that fit
  * in the height, and every line cut at the width as a last resort.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include "core/hist.h"
 #include "core/policy.h"
 #include "render/render.h"
@@ -237,6 +240,82 @@ static void pack_end(struct packer *p)
 	p->col = 0;
 }
 
+/* Why a namespace was not looked into, as the header says it. */
+static const char *netns_reason(int err)
+{
+	switch (err) {
+	case -EPERM:	/* setns(2) into another namespace */
+		return "need CAP_SYS_ADMIN";
+	case -EACCES:	/* /proc/PID/ns/net: CAP_SYS_PTRACE, or an LSM, refused it */
+		return "access denied";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Distinct reasons the header names one by one; the rest are "other". */
+#define NETNS_REASONS 3
+
+/*
+ * How many namespaces the dump looked into, and why not into the others:
+ * always there, however many there are, in fields that wrap as the
+ * header's others do rather than one cut at the edge.
+ */
+static void pack_netns(struct packer *p, const struct tk_snapshot *s)
+{
+	struct {
+		int err;
+		uint64_t n;
+	} why[NETNS_REASONS] = { 0 };
+	uint64_t unvisited = tk_snapshot_netns_unvisited(s), other = 0;
+	const char *sep = "";
+	char field[160];
+	size_t len = 0, nwhy = 0;
+
+	if (!s->nnetns && !s->netns_over)
+		return;	/* no dump: the header says states are unavailable */
+	for (size_t i = 0; i < s->nnetns; i++) {
+		size_t k;
+
+		if (!s->netns[i].err)
+			continue;
+		for (k = 0; k < nwhy && why[k].err != s->netns[i].err; k++)
+			;
+		if (k == nwhy && nwhy < NETNS_REASONS)
+			why[nwhy++].err = s->netns[i].err;
+		if (k < nwhy)
+			why[k].n++;
+		else
+			other++;
+	}
+	if (!unvisited) {
+		pack(p, "netns %llu visited", (unsigned long long)s->nnetns);
+	} else {
+		pack(p, "netns %llu visited, %llu not",
+		     (unsigned long long)(s->nnetns - (unvisited - s->netns_over)),
+		     (unsigned long long)unvisited);
+		for (size_t k = 0; k < nwhy && len < sizeof(field); k++) {
+			len += snprintf(field + len, sizeof(field) - len, "%s%llu %s", sep,
+					(unsigned long long)why[k].n, netns_reason(why[k].err));
+			sep = ", ";
+		}
+		if (other && len < sizeof(field)) {
+			len += snprintf(field + len, sizeof(field) - len, "%s%llu other", sep,
+					(unsigned long long)other);
+			sep = ", ";
+		}
+		if (s->netns_over && len < sizeof(field))
+			snprintf(field + len, sizeof(field) - len, "%s%llu past %d", sep,
+				 (unsigned long long)s->netns_over, TK_NETNS_MAX);
+		pack(p, "(%s)", field);
+	}
+	/* a namespace only such processes are in is in neither count */
+	if (s->netns_unreadable)
+		pack(p, "%llu process%s unreadable (access denied)",
+		     (unsigned long long)s->netns_unreadable,
+		     s->netns_unreadable == 1 ? "" : "es");
+}
+
 static void print_header(FILE *f, int width, const struct tk_snapshot *cur, double dt)
 {
 	struct packer p = { .f = f, .width = width };
@@ -259,6 +338,7 @@ static void print_header(FILE *f, int width, const struct tk_snapshot *cur, doub
 	pack(&p, "unattributed %llu", (unsigned long long)cur->uncounted[TK_UNC_UNATTRIBUTED]);
 	pack(&p, "untracked lifetimes %llu",
 	     (unsigned long long)cur->uncounted[TK_UNC_UNTRACKED]);
+	pack_netns(&p, cur);
 	if (!cur->states_ok)
 		pack(&p, "[current states unavailable]");
 	if (!cur->lifetimes_ok)
@@ -400,11 +480,265 @@ static void print_histograms(const struct frame *fr, const struct tk_snapshot *c
 			left_out, left_out == 1 ? "" : "s");
 }
 
+/* Lines left below the frame so far, keeping reserve (INT_MAX: no height). */
+static int room(const struct frame *fr, int reserve)
+{
+	if (fr->height <= 0)
+		return INT_MAX;
+	return fr->height - frame_lines(fr) - reserve;
+}
+
+/* Of n entries after fixed lines, as many as the room has, at least one. */
+static size_t fitting(const struct frame *fr, int reserve, int fixed, size_t n)
+{
+	int left = room(fr, reserve) - fixed;
+
+	if (left < 1)
+		return n ? 1 : 0;
+	return (size_t)left < n ? (size_t)left : n;
+}
+
+/*
+ * A namespace as the view names it: its ip netns name (or bind mount),
+ * "host" for tcpkeep's own, else a process in it.
+ */
+static const char *ns_label(const struct tk_snapshot *s, uint32_t ns, char *buf, size_t len)
+{
+	const struct tk_netns *n = tk_snapshot_netns(s, ns);
+
+	if (!n)
+		return "?";
+	if (n->name[0])
+		return n->name;
+	if (n->self)
+		return "host";
+	if (n->pid)
+		snprintf(buf, len, "pid %d", n->pid);
+	else
+		snprintf(buf, len, "netns:[%llu]", (unsigned long long)n->ino);
+	return buf;
+}
+
+/* The state columns of the table, whatever the set: what --netns breaks down. */
+static bool ns_column(const struct column *c)
+{
+	return c->cell == CELL_PORT || c->cell == CELL_DIR || c->cell == CELL_STATES;
+}
+
+/* Its headings (r NULL) or one namespace's states, then the namespace. */
+static void print_ns_line(FILE *f, const struct tk_snapshot *s, const struct tk_ns_row *r)
+{
+	const struct column *prev = NULL;
+	struct tk_row row = { 0 };
+	struct rowvals v = { .r = &row };
+	char name[32];
+
+	if (r) {
+		row.port = r->port;
+		row.dir = r->dir;
+		memcpy(row.states, r->states, sizeof(row.states));
+	}
+	for (size_t i = 0; i < NCOLUMNS; i++) {
+		const struct column *c = &columns[i];
+
+		if (!ns_column(c))
+			continue;
+		fprintf(f, "%*s", gap(c, prev), "");
+		if (r)
+			print_cell(f, c, &v);
+		else
+			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->width, c->head);
+		prev = c;
+	}
+	fprintf(f, "  %s\n", r ? ns_label(s, r->ns, name, sizeof(name)) : "NETNS");
+}
+
+struct ns_order {
+	uint32_t rank, ns;
+	size_t i;
+};
+
+static int ns_order_cmp(const void *a, const void *b)
+{
+	const struct ns_order *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->ns != y->ns)
+		return x->ns < y->ns ? -1 : 1;
+	return 0;
+}
+
+/*
+ * --netns: each row's current states per namespace, in the table's order.
+ * Only the dump knows namespaces; the counters above sum them all.
+ */
+static void print_ns_rows(const struct frame *fr, const struct tk_snapshot *s, int reserve)
+{
+	struct ns_order *order;
+	uint32_t *rank;
+	size_t show;
+
+	if (!s->want_ns_rows)
+		return;
+	fputs("\nper namespace  (states now; the counters above sum every namespace)\n", fr->f);
+	print_ns_line(fr->f, s, NULL);
+	if (!s->nns_rows) {
+		fputs("(no sockets of these ports in any namespace)\n", fr->f);
+		return;
+	}
+	show = fitting(fr, reserve, 0, s->nns_rows);
+	if (show < s->nns_rows)	/* and the line saying so */
+		show = show > 1 ? show - 1 : 1;
+	rank = calloc(2 * TK_PORTS, sizeof(*rank));
+	order = malloc(s->nns_rows * sizeof(*order));
+	for (size_t i = 0; rank && i < s->nrows; i++)
+		rank[s->rows[i].port << 1 | s->rows[i].dir] = (uint32_t)i;
+	for (size_t i = 0; order && i < s->nns_rows; i++) {
+		const struct tk_ns_row *r = &s->ns_rows[i];
+
+		order[i] = (struct ns_order){
+			.rank = rank ? rank[r->port << 1 | r->dir] : 0, .ns = r->ns, .i = i,
+		};
+	}
+	/* out of memory: in the dump's order, which is no worse a list */
+	if (order)
+		qsort(order, s->nns_rows, sizeof(*order), ns_order_cmp);
+	for (size_t i = 0; i < show; i++)
+		print_ns_line(fr->f, s, &s->ns_rows[order ? order[i].i : i]);
+	if (show < s->nns_rows)
+		fprintf(fr->f, "(%zu more: enlarge the terminal or use --json)\n",
+			s->nns_rows - show);
+	free(order);
+	free(rank);
+}
+
+/* The view's share of the top lists; --json has every entry kept. */
+#define VIEW_DESTS	5
+#define VIEW_LISTENERS	5
+/* A destination past this share of its range gets the hint. */
+#define PRESSURE_HINT	0.5
+
+/* "addr:port", IPv6 in brackets. */
+static void endpoint(char *buf, size_t len, uint8_t family, const uint8_t addr[16],
+		     uint16_t port)
+{
+	char a[TK_ADDR_LEN];
+
+	tk_addr_name(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, int reserve)
+{
+	bool hint = s->ndests && s->dests[0].share > PRESSURE_HINT;
+	char dest[2 * TK_ADDR_LEN + 16], name[32];
+	size_t show = s->ndests < VIEW_DESTS ? s->ndests : VIEW_DESTS;
+	int width = (int)strlen("DESTINATION");
+
+	if (!s->ndests && !s->dests_untracked)
+		return;
+	show = fitting(fr, reserve, 3 + hint + !!s->dests_untracked, show);
+	for (size_t i = 0; i < show; i++) {
+		const struct tk_dest *d = &s->dests[i];
+		char a[TK_ADDR_LEN];
+		int n;
+
+		n = snprintf(dest, sizeof(dest), "%s -> ",
+			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
+		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
+		if ((int)strlen(dest) > width)
+			width = (int)strlen(dest);
+	}
+	/* each share is of its own namespace's range: they may differ */
+	fputs("\nport pressure  (local ports in use per destination, worst first)\n", fr->f);
+	fprintf(fr->f, " SHARE   USED TIMEWT  RANGE  %-*s  NETNS\n", width, "DESTINATION");
+	for (size_t i = 0; i < show; i++) {
+		const struct tk_dest *d = &s->dests[i];
+		char a[TK_ADDR_LEN];
+		int n;
+
+		n = snprintf(dest, sizeof(dest), "%s -> ",
+			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
+		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
+		fprintf(fr->f, "%5.1f%% %6u %6u  %5u  %-*s  %s\n", 100 * d->share, d->used,
+			d->time_wait, d->range, width, dest,
+			ns_label(s, d->ns, name, sizeof(name)));
+	}
+	if (s->dests_untracked)
+		fprintf(fr->f, "(%llu sockets past the destinations one dump holds: not ranked)\n",
+			(unsigned long long)s->dests_untracked);
+	if (hint)
+		fputs("hint: over half of a local port range in use: see README, "
+		      "\"Port pressure\"\n", fr->f);
+}
+
+static void print_queues(const struct frame *fr, const struct tk_snapshot *s, int reserve)
+{
+	char addr[TK_ADDR_LEN + 16], name[32];
+	size_t show = s->nlisteners < VIEW_LISTENERS ? s->nlisteners : VIEW_LISTENERS;
+	int width = (int)strlen("LISTENER");
+
+	if (!s->nlisteners && !s->listeners_untracked)
+		return;
+	show = fitting(fr, reserve, 3 + !!s->listeners_untracked, show);
+	for (size_t i = 0; i < show; i++) {
+		const struct tk_listener *l = &s->listeners[i];
+
+		endpoint(addr, sizeof(addr), l->family, l->addr, l->port);
+		if ((int)strlen(addr) > width)
+			width = (int)strlen(addr);
+	}
+	fputs("\naccept queues  (fullest first; the kernel drops connections past the "
+	      "limit)\n", fr->f);
+	fprintf(fr->f, " QUEUE  LIMIT   FULL  %-*s  NETNS\n", width, "LISTENER");
+	for (size_t i = 0; i < show; i++) {
+		const struct tk_listener *l = &s->listeners[i];
+
+		endpoint(addr, sizeof(addr), l->family, l->addr, l->port);
+		fprintf(fr->f, "%6u %6u %5.1f%%  %-*s  %s\n", l->queue, l->limit,
+			100 * l->share, width, addr, ns_label(s, l->ns, name, sizeof(name)));
+	}
+	if (s->listeners_untracked)
+		fprintf(fr->f, "(%llu listeners past those one dump holds: not ranked)\n",
+			(unsigned long long)s->listeners_untracked);
+}
+
+/*
+ * The fewest lines a section takes: blank, title, headings, one entry and
+ * the notes under it. The sections before it leave these, so that the
+ * hint and the fullest listener stay in view.
+ */
+static int pressure_lines(const struct tk_snapshot *s)
+{
+	if (!s->ndests && !s->dests_untracked)
+		return 0;
+	return 3 + !!s->ndests + !!s->dests_untracked +
+	       (s->ndests && s->dests[0].share > PRESSURE_HINT);
+}
+
+static int queues_lines(const struct tk_snapshot *s)
+{
+	if (!s->nlisteners && !s->listeners_untracked)
+		return 0;
+	return 3 + !!s->nlisteners + !!s->listeners_untracked;
+}
+
+/* Lines the histograms keep for saying how many were left out. */
+static int histogram_reserve(const struct tk_snapshot *s, const struct tk_render_opts *o)
+{
+	for (size_t i = 0; o->histograms && i < s->nrows; i++)
+		if (tk_row_hist_count(&s->rows[i]))
+			return 2;
+	return 0;
+}
+
 static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		   const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
 	size_t hidden = 0;
+	int reserve;
 
 	print_header(fr->f, fr->width, cur, dt);
 	fputc('\n', fr->f);
@@ -422,6 +756,10 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 	if (hidden)
 		fprintf(fr->f, "(%zu columns hidden: widen the terminal to %d or use --json)\n",
 			hidden, row_width(SET_FULL));
+	reserve = histogram_reserve(cur, o);
+	print_ns_rows(fr, cur, reserve + pressure_lines(cur) + queues_lines(cur));
+	print_pressure(fr, cur, reserve + queues_lines(cur));
+	print_queues(fr, cur, reserve);
 	if (cur->npolicy) {
 		fputc('\n', fr->f);
 		tk_render_policy_text(fr->f, cur);
