@@ -39,6 +39,14 @@ METRICS = {
     "tcpkeep_bpf_program_attached",
     "tcpkeep_build_info",
     "tcpkeep_scrape_duration_seconds",
+    # from the sockets' current states, over every network namespace
+    "tcpkeep_local_port_range_size",
+    "tcpkeep_ephemeral_ports_used_ratio",
+    "tcpkeep_ephemeral_ports_used",
+    "tcpkeep_listen_queue_length",
+    "tcpkeep_listen_queue_limit",
+    "tcpkeep_netns_visited",
+    "tcpkeep_netns_unvisited",
     "up",
 }
 
