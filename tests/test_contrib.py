@@ -39,6 +39,14 @@ METRICS = {
     "tcpkeep_bpf_program_attached",
     "tcpkeep_build_info",
     "tcpkeep_scrape_duration_seconds",
+    # from the sockets' current states, over every network namespace
+    "tcpkeep_local_port_range_size",
+    "tcpkeep_ephemeral_ports_used_ratio",
+    "tcpkeep_ephemeral_ports_used",
+    "tcpkeep_listen_queue_length",
+    "tcpkeep_listen_queue_limit",
+    "tcpkeep_netns_visited",
+    "tcpkeep_netns_unvisited",
     "up",
 }
 
@@ -190,11 +198,29 @@ def test_rules_are_one_documented_group():
 def test_rules_cover_the_brief():
     """The conditions the rules are for, each watched by some rule."""
     exprs = " ".join(r["expr"] for r in alert_rules())
-    for needle in ('state="close_wait"', 'state="time_wait"', "28232",
+    for needle in ('state="close_wait"', "tcpkeep_ephemeral_ports_used_ratio > 0.5",
+                   "tcpkeep_ephemeral_ports_used_ratio > 0.8",
+                   "tcpkeep_listen_queue_length / clamp_min(tcpkeep_listen_queue_limit, 1) >= 0.8",
+                   "tcpkeep_netns_unvisited > 0",
                    "tcpkeep_dead_peers_total", "tcpkeep_bpf_program_attached == 0",
                    "absent(tcpkeep_build_info", 'up{job="tcpkeep"} == 0',
                    "increase(tcpkeep_missed_events_total"):
         assert needle in exprs, needle
+
+
+def test_no_fixed_ephemeral_range():
+    """The size of the ephemeral range is exported: no rule, panel or
+    example divides by the default range's 28232 any more, which was wrong
+    on every host that changed it and for every namespace with its own."""
+    paths = [os.path.join(ROOT, "README.md")]
+    for d, _, files in os.walk(os.path.join(ROOT, "contrib")):
+        paths += [os.path.join(d, f) for f in files]
+    found = []
+    for path in paths:
+        with open(path, "rb") as f:
+            if b"28232" in f.read():
+                found.append(os.path.relpath(path, ROOT))
+    assert not found, found
 
 
 def test_rules_use_known_metrics_and_values():

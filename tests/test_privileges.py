@@ -3,8 +3,10 @@
 other than root's holding exactly the capabilities the README documents,
 the same uid lacking each one in turn (one line naming it, nothing left
 attached or pinned), uid 0 with its bounding set cut down to them (as the
-systemd unit runs it), and the bpffs mount that alone needs CAP_SYS_ADMIN.
-Needs root (setpriv hands the capabilities out). Ports 24501-24599."""
+systemd unit runs it), the bpffs mount that alone needs CAP_SYS_ADMIN, and
+the other network namespaces that CAP_SYS_ADMIN and CAP_SYS_PTRACE open to
+a reader without being required. Needs root (setpriv hands the
+capabilities out). Ports 24501-24599."""
 import json
 import os
 import pwd
@@ -23,6 +25,10 @@ LOCKS = ("/run/tcpkeep.lock", "/run/tcpkeep.run.lock")
 OBSERVE = ["bpf", "perfmon"]
 ENFORCE = ["bpf", "perfmon", "net_admin"]
 READ = ["bpf"]
+# what the metrics units add to READ: setns(2) into other network namespaces
+# and other processes' /proc/PID/ns/net. Optional: they widen the view, no
+# command asks for them
+NETNS = ["sys_admin", "sys_ptrace"]
 # a uid other than root's also needs to reach root's /run and /sys/fs/bpf
 NOT_ROOT = ["dac_override"]
 IDLE = 77
@@ -250,6 +256,65 @@ def test_mounting_bpffs_alone_needs_cap_sys_admin(clean):
     assert not os.path.exists(PIN_DIR)
 
 
+NETNS_HOLDER = r"""
+import socket, subprocess, sys
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+srv = socket.socket()
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(4)
+waiting = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(3)]
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def other_netns(clean):
+    """Pinned, and a root process with every capability (more than any
+    reader below holds) alone in a network namespace of its own that no
+    bind mount holds: found only through its /proc/PID/ns/net. It listens
+    on (port) with a backlog of 4 and 3 connections waiting: (inode, port)."""
+    p = tk(as_root(ENFORCE), "pin", "--no-defaults")
+    assert p.returncode == 0, p.stderr
+    port = quiet_port(24561, 20)
+    holder = subprocess.Popen(["unshare", "--net", "python3", "-c", NETNS_HOLDER, str(port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    clean.append(holder)
+    assert holder.stdout.readline() == "ready\n", "the namespace's listener did not start"
+    return os.stat(f"/proc/{holder.pid}/ns/net").st_ino, port
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("extra,seen", [(NETNS, "visited"), ([], "hidden"),
+                                        (["sys_admin"], "hidden"),
+                                        (["sys_ptrace"], "refused")],
+                         ids=["both", "neither", "sys_admin-only", "sys_ptrace-only"])
+def test_other_namespaces_need_cap_sys_admin_and_cap_sys_ptrace(other_netns, extra, seen):
+    """The metrics units' set sees the listener in the other namespace;
+    without CAP_SYS_PTRACE tcpkeep cannot read which namespace the holder
+    is in, without CAP_SYS_ADMIN it cannot enter it. Either way the command
+    works and says what it missed."""
+    ino, port = other_netns
+    p = tk(as_root(READ + extra), "top", "--json", "-c", "1", "-i", "0.1", "-p", str(port))
+    assert p.returncode == 0, p.stderr
+    frame = json.loads(p.stdout.splitlines()[-1])
+    netns = frame["netns"]
+    ours = [n for n in netns["namespaces"] if n["inode"] == ino]
+    listeners = [(x["netns"], x["queue"], x["limit"]) for x in frame["listen_queues"]["listeners"]
+                 if x["port"] == port]
+    assert netns["namespaces"][0]["self"] and netns["namespaces"][0]["error"] is None, netns
+    if seen == "visited":
+        assert len(ours) == 1 and ours[0]["error"] is None, netns
+        assert listeners == [(ino, 3, 4)], frame["listen_queues"]
+    elif seen == "hidden":
+        assert not ours and netns["unreadable_processes"] >= 1, netns
+        assert not listeners, frame["listen_queues"]
+    else:
+        assert len(ours) == 1 and ours[0]["error"] == "Operation not permitted", netns
+        assert netns["unvisited"] >= 1, netns
+        assert not listeners, frame["listen_queues"]
+
+
 def unit_caps(name):
     with open(os.path.join(os.path.dirname(TCPKEEP), "..", "contrib", name)) as f:
         for line in f:
@@ -261,5 +326,5 @@ def unit_caps(name):
 def test_the_units_bound_exactly_the_tested_sets():
     """The sets these tests prove enough are the ones the units give."""
     assert unit_caps("tcpkeep.service") == sorted(ENFORCE)
-    assert unit_caps("tcpkeep-metrics.service") == sorted(READ)
-    assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ)
+    assert unit_caps("tcpkeep-metrics.service") == sorted(READ + NETNS)
+    assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ + NETNS)

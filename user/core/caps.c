@@ -9,6 +9,15 @@
  *                   /sys/fs/bpf (mode 0700)
  * CAP_SYS_ADMIN only mounts bpffs when it is missing: asked of the kernel
  * then (kernel/pin.c), not here.
+ * OPTIONAL, never asked for here, for the commands that read the sockets'
+ * current states (run, top, status, metrics): they widen the view from
+ * tcpkeep's own network namespace to every other (kernel/netns.c).
+ *   CAP_SYS_ADMIN   setns(2) into another network namespace
+ *   CAP_SYS_PTRACE  readlink of /proc/PID/ns/net of a process holding
+ *                   capabilities tcpkeep lacks or of another uid, the only
+ *                   trace of a namespace that no bind mount holds
+ * Without them a command still works: the namespaces it found and could
+ * not enter are counted as unvisited, and shown.
  */
 #include <stdarg.h>
 #include <stdio.h>
