@@ -169,13 +169,22 @@ VMTEST_KERNELS ?= host 5.10 6.1 6.1-rt 6.12
 vmtest: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
 	tests/vmtest/all $(VMTEST_KERNELS)
 
-# the benchmark's load generator, and its floor: a do-nothing program on
-# the observer's tracepoint with a loader that holds it (not installed)
-bench-bin: $(OUTPUT)/churn $(OUTPUT)/floor $(OUTPUT)/floor.bpf.o
+# the benchmark's load generator, its floor (a do-nothing program on the
+# observer's tracepoint with a loader that holds it), and for the frame's
+# cost a holder of idle connections and a line stamper (none installed)
+bench-bin: $(OUTPUT)/churn $(OUTPUT)/floor $(OUTPUT)/floor.bpf.o $(OUTPUT)/hold $(OUTPUT)/stamp
 
 $(OUTPUT)/churn: bench/churn.c bench/usage.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
+
+$(OUTPUT)/hold: bench/hold.c bench/usage.h | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -o $@
+
+$(OUTPUT)/stamp: bench/stamp.c bench/usage.h | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -o $@
 
 $(OUTPUT)/floor.bpf.o: bench/floor.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)

@@ -1269,20 +1269,31 @@ static void nl_put(char *buf, size_t *off, uint16_t type, uint16_t flags, uint32
 	*off += NLMSG_ALIGN(h.nlmsg_len);
 }
 
-static void nl_sock(char *buf, size_t *off, uint32_t pid, uint32_t seq, uint8_t family,
-		    uint16_t lport, uint16_t rport, uint8_t state, uint16_t flags)
+/* A socket in a reply of the given type (that of the request). */
+static void nl_sock_typed(char *buf, size_t *off, uint16_t type, uint32_t pid, uint32_t seq,
+			  uint8_t family, uint16_t lport, uint16_t rport, uint8_t state,
+			  uint16_t flags)
 {
 	struct inet_diag_msg m = {
 		.idiag_family = family, .idiag_state = state,
 		.id = { .idiag_sport = htons(lport), .idiag_dport = htons(rport) },
 	};
 
-	nl_put(buf, off, SOCK_DIAG_BY_FAMILY, NLM_F_MULTI | flags, pid, seq, &m, sizeof(m));
+	nl_put(buf, off, type, NLM_F_MULTI | flags, pid, seq, &m, sizeof(m));
+}
+
+static void nl_sock(char *buf, size_t *off, uint32_t pid, uint32_t seq, uint8_t family,
+		    uint16_t lport, uint16_t rport, uint8_t state, uint16_t flags)
+{
+	nl_sock_typed(buf, off, SOCK_DIAG_BY_FAMILY, pid, seq, family, lport, rport, state,
+		      flags);
 }
 
 static void test_diag_parse(void)
 {
-	const struct tk_diag_expect x = { .pid = 4242, .seq = 7, .family = AF_INET };
+	const struct tk_diag_expect x = {
+		.pid = 4242, .seq = 7, .type = SOCK_DIAG_BY_FAMILY, .family = AF_INET,
+	};
 	_Alignas(struct nlmsghdr) char buf[4096];
 	struct nlmsgerr e = { .error = -EINVAL };
 	int zero = 0, fail = -EBUSY;
@@ -1355,11 +1366,51 @@ static void test_diag_parse(void)
 	nl_put(buf, &off, 0x42, NLM_F_MULTI, 4242, 7, &zero, sizeof(zero));
 	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == -EPROTO);	/* unknown type */
 	off = 0;
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 7, AF_INET, 45005, 993,
+		      TK_ESTABLISHED, 0);
+	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == -EPROTO);	/* other request's */
+	off = 0;
 	nl_put(buf, &off, NLMSG_NOOP, 0, 4242, 7, &zero, 0);
 	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == 0);
 	CHECK(tk_diag_parse(&d, buf, 0, &x, &intr) == 0);
 	/* none of these counted a socket */
 	CHECK(diag_states(&d, 993, TK_DIR_OUT, TK_ESTABLISHED) == 2);	/* and the DUMP_INTR one */
+	tk_diag_free(&d);
+}
+
+/* TCPDIAG_GETSOCK: both families in one dump, in replies of that type. */
+static void test_diag_parse_both(void)
+{
+	const struct tk_diag_expect x = {
+		.pid = 4242, .seq = 9, .type = TCPDIAG_GETSOCK, .family = AF_UNSPEC,
+	};
+	_Alignas(struct nlmsghdr) char buf[4096];
+	struct tk_diag d;
+	bool intr = false;
+	size_t off = 0;
+	int zero = 0;
+
+	CHECK(tk_diag_init(&d, EPH_LO, EPH_HI, NULL) == 0);
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 9, AF_INET, 993, 0, TK_LISTEN, 0);
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 9, AF_INET6, 993, 0, TK_LISTEN, 0);
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 9, AF_INET, 993, 45000,
+		      TK_ESTABLISHED, 0);
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 9, AF_INET6, 993, 45001,
+		      TK_ESTABLISHED, 0);
+	nl_put(buf, &off, NLMSG_DONE, NLM_F_MULTI, 4242, 9, &zero, sizeof(zero));
+	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == 1 && !intr);
+	CHECK(d.sockets == 4);
+	CHECK(diag_states(&d, 993, TK_DIR_IN, TK_LISTEN) == 2);
+	CHECK(diag_states(&d, 993, TK_DIR_IN, TK_ESTABLISHED) == 2);
+	/* a family that is neither, or a reply of the other request */
+	off = 0;
+	nl_sock_typed(buf, &off, TCPDIAG_GETSOCK, 4242, 9, AF_UNIX, 993, 45002,
+		      TK_ESTABLISHED, 0);
+	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == -EPROTO);
+	off = 0;
+	nl_sock(buf, &off, 4242, 9, AF_INET, 993, 45002, TK_ESTABLISHED, 0);
+	CHECK(tk_diag_parse(&d, buf, off, &x, &intr) == -EPROTO);
+	CHECK(d.sockets == 4);
 	tk_diag_free(&d);
 }
 
@@ -2130,6 +2181,7 @@ int main(int argc, char **argv)
 	test_diag_attrib();
 	test_diag_pressure();
 	test_diag_parse();
+	test_diag_parse_both();
 	test_totals();
 	test_snapshot_sort_filter();
 	test_snapshot_sort_many();

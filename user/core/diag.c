@@ -280,10 +280,14 @@ int tk_diag_parse(struct tk_diag *d, const void *buf, size_t len,
 			/* an acknowledgement (0) ends no dump */
 			return e.error < 0 ? e.error : -EPROTO;
 		case SOCK_DIAG_BY_FAMILY:
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(m)))
+		case TCPDIAG_GETSOCK:
+			/* a socket comes in a message of the request's type */
+			if (h->nlmsg_type != x->type || h->nlmsg_len < NLMSG_LENGTH(sizeof(m)))
 				return -EPROTO;
 			memcpy(&m, NLMSG_DATA(h), sizeof(m));
-			if (m.idiag_family != x->family)
+			if (x->family == AF_UNSPEC ?
+			    m.idiag_family != AF_INET && m.idiag_family != AF_INET6 :
+			    m.idiag_family != x->family)
 				return -EPROTO;
 			sk.state = m.idiag_state;
 			sk.lport = ntohs(m.id.idiag_sport);

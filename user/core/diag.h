@@ -88,7 +88,8 @@ int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk);
 struct tk_diag_expect {
 	uint32_t pid;		/* our netlink port id */
 	uint32_t seq;		/* the request's sequence number */
-	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint16_t type;		/* the request's: SOCK_DIAG_BY_FAMILY or TCPDIAG_GETSOCK */
+	uint8_t family;		/* AF_INET or AF_INET6; AF_UNSPEC: either (TCPDIAG_GETSOCK) */
 };
 
 /*
