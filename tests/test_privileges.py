@@ -10,14 +10,15 @@ capabilities out). Ports 24501-24599."""
 import json
 import os
 import pwd
+import re
 import resource
 import socket
 import subprocess
 
 import pytest
 
-from conftest import (CAN, TCPKEEP, cgroup2_root, keepalive_options, quiet_port, run_tcpkeep,
-                      sockops_attached)
+from conftest import (CAN, TCPKEEP, cgroup2_root, keepalive_options, kernel_version, quiet_port,
+                      run_tcpkeep, sockops_attached)
 
 PIN_DIR = "/sys/fs/bpf/tcpkeep"
 LOCKS = ("/run/tcpkeep.lock", "/run/tcpkeep.run.lock")
@@ -315,6 +316,33 @@ def test_other_namespaces_need_cap_sys_admin_and_cap_sys_ptrace(other_netns, ext
         assert not listeners, frame["listen_queues"]
 
 
+@pytest.mark.vm
+@pytest.mark.parametrize("extra", [NETNS, []], ids=["with-netns-caps", "without"])
+def test_pin_sets_existing_connections_of_other_namespaces_with_the_units_set(clean, extra):
+    """tcpkeep.service's set: pin enters the other namespace and walks its
+    connections; without CAP_SYS_ADMIN and CAP_SYS_PTRACE it says which
+    it could not, and pins all the same."""
+    if kernel_version() < (5, 15):
+        pytest.skip("existing connections are set from Linux 5.15 on (README)")
+    port = quiet_port(24581, 20)
+    holder = subprocess.Popen(["unshare", "--net", "python3", "-c", NETNS_HOLDER, str(port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    clean.append(holder)
+    assert holder.stdout.readline() == "ready\n", "the namespace's listener did not start"
+    p = tk(as_root(ENFORCE + extra), "pin", "--no-defaults", "-k", f"{port}:idle=77")
+    assert p.returncode == 0, p.stderr
+    # the holder's 3 connections: their client ends (out); the accepted
+    # ends wait in the queue unaccepted, established sockets all the same
+    if extra:
+        assert re.search(r"policy set on 6 existing sockets \(0 failed\) in [2-9]\d* network",
+                         p.stderr), p.stderr
+        assert "not entered" not in p.stderr, p.stderr
+    else:
+        assert re.search(r"in 1 network namespace; \d+ more not entered: Operation not "
+                         r"permitted \(entering a namespace needs CAP_SYS_ADMIN\)|"
+                         r"in 1 network namespace\n", p.stderr), p.stderr
+
+
 def unit_caps(name):
     with open(os.path.join(os.path.dirname(TCPKEEP), "..", "contrib", name)) as f:
         for line in f:
@@ -325,6 +353,6 @@ def unit_caps(name):
 
 def test_the_units_bound_exactly_the_tested_sets():
     """The sets these tests prove enough are the ones the units give."""
-    assert unit_caps("tcpkeep.service") == sorted(ENFORCE)
+    assert unit_caps("tcpkeep.service") == sorted(ENFORCE + NETNS)
     assert unit_caps("tcpkeep-metrics.service") == sorted(READ + NETNS)
     assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ + NETNS)

@@ -10,8 +10,9 @@
  * CAP_SYS_ADMIN only mounts bpffs when it is missing: asked of the kernel
  * then (kernel/pin.c), not here.
  * OPTIONAL, never asked for here, for the commands that read the sockets'
- * current states (run, top, status, metrics): they widen the view from
- * tcpkeep's own network namespace to every other (kernel/netns.c).
+ * current states (run, top, status, metrics) or set the policy on open
+ * connections (run, pin, policy set --apply-existing): they widen both
+ * from tcpkeep's own network namespace to every other (kernel/netns.c).
  *   CAP_SYS_ADMIN   setns(2) into another network namespace
  *   CAP_SYS_PTRACE  readlink of /proc/PID/ns/net of a process holding
  *                   capabilities tcpkeep lacks or of another uid, the only
