@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Every network namespace: states counted and the policy set on existing
-connections in namespaces the tests create, and namespaces that come and
-go while tcpkeep runs. Needs root. Ports 26xxx, each namespace's own
-loopback only.
+connections in namespaces the tests create, namespaces that come and go
+while tcpkeep runs, a destination running out of ephemeral ports in a
+namespace with a narrowed range (JSON, text view, metrics, and the alert
+rule fed the live values), and a listener whose application stops
+accepting. Needs root. Ports 26xxx, each namespace's own loopback only.
 
 Namespaces are of both kinds tcpkeep finds: made by `ip netns add` (a bind
 mount under /run/netns, a name) and made by `unshare --net` and held by a
@@ -10,9 +12,11 @@ process only (found through /proc/PID/ns/net, no name). Each holds its
 sockets in a tests/nshold.py process. The `netns` fixture removes every
 namespace and process it made, whatever the test did.
 
-The text view's rows per namespace and the metrics tcpkeep_netns_* come
-from other branches: the assertions on them are written here against what
-the issue asks, at the end of their test, and run once those are merged."""
+The text view's sections, the metrics tcpkeep_local_port_range_size,
+tcpkeep_ephemeral_ports_used*, tcpkeep_listen_queue_*, tcpkeep_netns_* and
+the alert rule on tcpkeep_ephemeral_ports_used_ratio come from other
+branches: the assertions on them are written here against what the issue
+asks, and run once those are merged."""
 import json
 import os
 import re
@@ -22,13 +26,16 @@ import sys
 import time
 
 import pytest
+import yaml
 
-from conftest import CAN, LACKS, quiet_port, row, run_tcpkeep
+from conftest import CAN, LACKS, ephemeral_range, quiet_port, row, run_tcpkeep
+from test_contrib import RULES, alert_rules, metric_names, promtool
 from test_metrics import parse, wait_http
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "nshold.py")
 KERNEL_DEFAULT = (0, 7200, 75, 9, 0)
+EPHEMERAL_RATIO = "tcpkeep_ephemeral_ports_used_ratio"
 
 
 def want(idle, intvl, cnt):
@@ -191,6 +198,17 @@ def ns_row(frame, inode, port, direction):
 
 def states(r, name):
     return r["states"][name] if r else 0
+
+
+def frame_until(tk, ok, timeout=60):
+    """The first fresh frame for which ok(frame) holds; the last one read
+    is in the failure message."""
+    deadline = time.monotonic() + timeout
+    f = tk.frame_after()
+    while not ok(f):
+        assert time.monotonic() < deadline, json.dumps(f)[:4000]
+        f = tk.frame()
+    return f
 
 
 def report_line(stderr):
@@ -412,3 +430,165 @@ def test_namespaces_that_come_and_go_while_running(tcpkeep, netns):
     assert f["netns"]["unvisited"] == 0
     assert tk.stop() == 0
     assert tk.stderr == attached, tk.stderr[len(attached):]
+
+
+# ---------------------------------------------------------------- 4: ephemeral ports
+
+def ephemeral_alert_rules():
+    rules = [r for r in alert_rules() if EPHEMERAL_RATIO in r["expr"]]
+    assert rules, f"no alert rule on {EPHEMERAL_RATIO} in {RULES}"
+    return rules
+
+
+def series_text(name, labels):
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def alert_fires(rule, series, scale, tmp_path):
+    """promtool on a test of rule fed the scraped series of the metrics its
+    expression names, each held for an hour (scale times its value where
+    it has the label scale names): whether the alert fires at the end."""
+    (label, value), factor = scale
+    inputs = []
+    for (name, labels), v in series.items():
+        if name not in metric_names(rule["expr"]):
+            continue
+        labels = {**dict(labels), "job": "tcpkeep", "instance": "mx1:9977"}
+        if labels.get(label) == value:
+            v *= factor
+        inputs.append({"series": series_text(name, labels), "values": f"{v!r}x60"})
+    assert inputs, (rule["expr"], sorted({n for n, _ in series}))
+    firing = f'ALERTS{{alertname="{rule["alert"]}",alertstate="firing"}}'
+    tests = tmp_path / f"{rule['alert']}-{factor}.test.yml"
+    tests.write_text(yaml.safe_dump({
+        "rule_files": [RULES],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": inputs,
+                   "promql_expr_test": [{"expr": f"clamp_max(count({firing}), 1)",
+                                         "eval_time": "60m",
+                                         "exp_samples": [{"labels": "{}", "value": 1}]}]}]}))
+    r = subprocess.run([promtool(), "test", "rules", str(tests)], capture_output=True,
+                       text=True, timeout=120)
+    out = r.stdout + r.stderr
+    # a failed expectation shows what it got; anything else is no answer
+    assert r.returncode == 0 or re.search(r"^\s*got: nil$", out, re.M), out
+    return r.returncode == 0, out
+
+
+@pytest.mark.vm
+def test_a_destination_short_of_ephemeral_ports_is_shown_first(tcpkeep, netns, tmp_path):
+    """In a namespace whose ephemeral range is narrowed to 100 ports, 90
+    connections to one destination closed by the client (their ports held
+    in TIME_WAIT) and one open: the destination comes first in the
+    pressure list of the JSON and the text view, its port's row and the
+    metrics show the share, and the alert rule fires on those values."""
+    port, web = quiet_port(26051), quiet_port(26110)
+    host_range = ephemeral_range()
+    host_size = host_range[1] - host_range[0] + 1
+    name = netns.named("eph")
+    h = netns.holder(name)
+    # ip_local_port_range, tcp_tw_reuse and tcp_max_tw_buckets are each
+    # namespace's own: the host keeps its values, and the namespace going
+    # away at the end is what puts them back
+    assert h.cmd("sysctl", "net.ipv4.ip_local_port_range", "40000,40099")["value"] == \
+        ["40000", "40099"]
+    # no reuse of a TIME_WAIT port towards the same destination (Linux's
+    # default 2 allows it on loopback after a second), room for them all
+    h.cmd("sysctl", "net.ipv4.tcp_tw_reuse", "0")
+    h.cmd("sysctl", "net.ipv4.tcp_max_tw_buckets", "262144")
+    h.cmd("listen", port, 128)
+    h.cmd("timewait", port, 90)
+    h.cmd("connect", port, 1)
+    assert ephemeral_range() == host_range
+
+    # TIME_WAIT lasts 60 s from here: the frames below come well before
+    tk = tcpkeep("--no-defaults", "--listen", f"127.0.0.1:{web}", "--ports", str(port))
+    f = tk.frame_after()
+    pressure = f["port_pressure"]
+    d = pressure["destinations"][0]
+    assert (d["netns"], d["local"], d["remote"], d["port"]) == \
+        (h.inode, "127.0.0.1", "127.0.0.1", port), pressure
+    assert d["used"] == 91 and d["time_wait"] == 90 and d["range"] == 100, d
+    assert d["share"] == pytest.approx(0.91, abs=1e-4)
+    assert pressure["local_port_range_size"] == host_size
+    assert namespace(f, h.inode)["local_port_range"] == [40000, 40099]
+    eph = row(f, port, "out")["ephemeral_ports"]
+    assert eph["used"] == 91 and eph["share"] == pytest.approx(d["share"], abs=1e-4), eph
+    assert states(row(f, port, "out"), "TIME_WAIT") == 90
+    series = scrape(web)
+    assert tk.stop() == 0
+    # one run at a time: the text view's own after this one
+    text = run_tcpkeep("run", "--no-defaults", "-c", "1", "-i", "0.2")
+    assert text.returncode == 0, text.stderr
+    assert ephemeral_range() == host_range
+
+    # ---- from here on, what the other branches add
+    # metrics
+    assert metric(series, EPHEMERAL_RATIO, port=str(port)) == pytest.approx(0.91, abs=1e-3)
+    assert metric(series, "tcpkeep_ephemeral_ports_used", port=str(port)) == 91
+    assert metric(series, "tcpkeep_local_port_range_size") == host_size
+    # the text view's pressure section: the destination first, with its
+    # share as a percentage
+    lines = text.stdout.splitlines()
+    start = [i for i, l in enumerate(lines) if re.search(r"pressure", l, re.I)]
+    assert start, text.stdout
+    dests = [l for l in lines[start[0] + 1:] if re.search(r"\d+\.\d+\.\d+\.\d+|::|\[", l)]
+    assert dests, text.stdout
+    assert "127.0.0.1" in dests[0] and re.search(rf"\b{port}\b", dests[0]), text.stdout
+    assert re.search(r"\b91(\.\d+)?\s?%", dests[0]), dests[0]
+    # the alert rule, fed the values just scraped, fires; with this
+    # destination at a hundredth of them it stays quiet
+    for rule in ephemeral_alert_rules():
+        fired, out = alert_fires(rule, series, (("port", str(port)), 1), tmp_path)
+        assert fired, out
+        fired, out = alert_fires(rule, series, (("port", str(port)), 0.01), tmp_path)
+        assert not fired, out
+
+
+# ---------------------------------------------------------------- 5: accept queue
+
+@pytest.mark.vm
+def test_a_listener_that_stops_accepting_shows_a_full_queue(tcpkeep, netns):
+    """listen(3) and no accept(): 10 connects fill the queue to its limit
+    and past it (the kernel holds backlog + 1); once the application
+    accepts again, the queue is empty."""
+    port, web = quiet_port(26061), quiet_port(26120)
+    name = netns.named("queue")
+    h = netns.holder(name)
+    h.cmd("listen", port, 3)
+    h.cmd("pending", port, 10)
+    tk = tcpkeep("--no-defaults", "--listen", f"127.0.0.1:{web}", "--ports", str(port))
+
+    def full(f):
+        ls = [l for l in f["listen_queues"]["listeners"] if l["port"] == port]
+        return ls and ls[0]["queue"] == 4
+
+    f = frame_until(tk, full)
+    first = f["listen_queues"]["listeners"][0]
+    assert (first["netns"], first["address"], first["port"]) == (h.inode, "127.0.0.1", port)
+    assert first["limit"] == 3 and first["queue"] >= first["limit"], first
+    assert first["share"] == pytest.approx(4 / 3, abs=1e-3)
+    assert row(f, port, "in")["accept_queue"] == {"listeners": 1, "queue": 4, "limit": 3}
+    full_series = scrape(web)
+
+    # the application accepts again. Not every connect reaches it: a SYN
+    # retried while the queue is full again gets a SYN cookie, the ACK that
+    # completes it meets the full queue and is dropped, and a client that
+    # sends nothing never learns (seen here: 8 of 10 arrive). The queued
+    # ones go at once, late ones as they come; the queue stays empty.
+    h.cmd("serve", port)
+    f = frame_until(tk, lambda f: row(f, port, "in")["accept_queue"]["queue"] == 0)
+    # an empty queue is as full as any idle listener's: listed or not
+    ls = [l for l in f["listen_queues"]["listeners"] if l["port"] == port]
+    assert all((l["queue"], l["limit"]) == (0, 3) for l in ls), ls
+    assert row(f, port, "in")["accept_queue"] == {"listeners": 1, "queue": 0, "limit": 3}
+    assert h.cmd("accepted")["accepted"] >= 4
+    assert states(row(f, port, "in"), "ESTABLISHED") >= 4
+    empty_series = scrape(web)
+    assert tk.stop() == 0
+
+    # ---- from here on, what the other branches add: metrics
+    length = metric(full_series, "tcpkeep_listen_queue_length", port=str(port))
+    limit = metric(full_series, "tcpkeep_listen_queue_limit", port=str(port))
+    assert limit == 3 and length >= limit, (length, limit)
+    assert metric(empty_series, "tcpkeep_listen_queue_length", port=str(port)) == 0
