@@ -528,14 +528,16 @@ def test_a_destination_short_of_ephemeral_ports_is_shown_first(tcpkeep, netns, t
     assert metric(series, "tcpkeep_ephemeral_ports_used", port=str(port)) == 91
     assert metric(series, "tcpkeep_local_port_range_size") == host_size
     # the text view's pressure section: the destination first, with its
-    # share as a percentage
+    # share as a percentage and its namespace's name, then the hint
     lines = text.stdout.splitlines()
     start = [i for i, l in enumerate(lines) if re.search(r"pressure", l, re.I)]
     assert start, text.stdout
-    dests = [l for l in lines[start[0] + 1:] if re.search(r"\d+\.\d+\.\d+\.\d+|::|\[", l)]
+    section = lines[start[0] + 1:]
+    dests = [l for l in section if re.search(r"\d+\.\d+\.\d+\.\d+|::|\[", l)]
     assert dests, text.stdout
     assert "127.0.0.1" in dests[0] and re.search(rf"\b{port}\b", dests[0]), text.stdout
-    assert re.search(r"\b91(\.\d+)?\s?%", dests[0]), dests[0]
+    assert re.search(r"\b91(\.\d+)?\s?%", dests[0]) and name in dests[0], dests[0]
+    assert any(re.match(r"\s*hint\b", l, re.I) for l in section), text.stdout
     # the alert rule, fed the values just scraped, fires; with this
     # destination at a hundredth of them it stays quiet
     for rule in ephemeral_alert_rules():
