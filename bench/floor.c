@@ -101,7 +101,6 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	const char *path;
 	sigset_t stop;
-	pid_t parent;
 	int rc = 1, err, sig, c;
 
 	opterr = 0;
@@ -130,17 +129,12 @@ int main(int argc, char **argv)
 	/* Blocked from here on, so a stop request that arrives while the
 	 * program loads waits for sigtimedwait instead of killing us with
 	 * the program attached half-way. The parent's death is one too. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
-	parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
-		fprintf(stderr, "floor: prctl(PR_SET_PDEATHSIG): %s\n", strerror(errno));
+	switch (bench_stop_with_parent(&stop)) {
+	case -1:
 		return 1;
-	}
-	if (getppid() != parent)
+	case 1:
 		raise(SIGTERM);	/* the parent died before prctl: stop at once */
+	}
 
 	libbpf_set_print(verbose ? print_all : NULL);
 

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 	int pipefd[2], rc = 1, c;
 	double t0, end;
 	sigset_t stop;
-	pid_t parent, self = getpid();
+	pid_t self = getpid();
 
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":n:p:t:h")) != -1) {
@@ -354,17 +354,8 @@ int main(int argc, char **argv)
 
 	/* blocked from here on (not in the workers): a stop request waits
 	 * for sigtimedwait; the parent's death is one */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
-	parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
-		fprintf(stderr, "hold: prctl(PR_SET_PDEATHSIG): %s\n", strerror(errno));
-		return 1;
-	}
-	if (getppid() != parent)
-		return 1;	/* the parent died before prctl */
+	if (bench_stop_with_parent(&stop))
+		return 1;	/* prctl failed, or the parent died before it */
 
 	per = per_process(count);
 	if (!per || (count + per - 1) / per > MAX_WORKERS) {

@@ -629,6 +629,16 @@ static void endpoint(char *buf, size_t len, uint8_t family, const uint8_t addr[1
 	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
 }
 
+/* "local -> remote:port" of a destination into buf; its length. */
+static size_t dest_label(const struct tk_dest *d, char *buf, size_t len)
+{
+	char a[TK_ADDR_LEN];
+	int n = snprintf(buf, len, "%s -> ", tk_addr_name(d->family, d->laddr, a, sizeof(a)));
+
+	endpoint(buf + n, len - (size_t)n, d->family, d->raddr, d->rport);
+	return strlen(buf);
+}
+
 static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, int reserve)
 {
 	bool hint = s->ndests && s->dests[0].share > PRESSURE_HINT;
@@ -639,28 +649,16 @@ static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, 
 	if (!s->ndests && !s->dests_untracked)
 		return;
 	show = fitting(fr, reserve, 3 + hint + !!s->dests_untracked, show);
-	for (size_t i = 0; i < show; i++) {
-		const struct tk_dest *d = &s->dests[i];
-		char a[TK_ADDR_LEN];
-		int n;
-
-		n = snprintf(dest, sizeof(dest), "%s -> ",
-			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
-		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
-		if ((int)strlen(dest) > width)
+	for (size_t i = 0; i < show; i++)
+		if ((int)dest_label(&s->dests[i], dest, sizeof(dest)) > width)
 			width = (int)strlen(dest);
-	}
 	/* each share is of its own namespace's range: they may differ */
 	fputs("\nport pressure  (local ports in use per destination, worst first)\n", fr->f);
 	fprintf(fr->f, " SHARE   USED TIMEWT  RANGE  %-*s  NETNS\n", width, "DESTINATION");
 	for (size_t i = 0; i < show; i++) {
 		const struct tk_dest *d = &s->dests[i];
-		char a[TK_ADDR_LEN];
-		int n;
 
-		n = snprintf(dest, sizeof(dest), "%s -> ",
-			     tk_addr_name(d->family, d->laddr, a, sizeof(a)));
-		endpoint(dest + n, sizeof(dest) - n, d->family, d->raddr, d->rport);
+		dest_label(d, dest, sizeof(dest));
 		fprintf(fr->f, "%5.1f%% %6u %6u  %5u  %-*s  %s\n", 100 * d->share, d->used,
 			d->time_wait, d->range, width, dest,
 			ns_label(s, d->ns, name, sizeof(name)));
