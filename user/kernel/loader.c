@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "kernel/loader.h"
 #include "kernel/netns.h"
+#include "kernel/sysctl.h"
 #include "core/policy.h"
 #include "enforcer.skel.h"
 #include "observer.skel.h"
@@ -31,22 +32,6 @@ int tk_check_environment(void)
 		return -ENOENT;
 	}
 	return 0;
-}
-
-void tk_ephemeral_range(uint16_t *lo, uint16_t *hi)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-	unsigned int a, b;
-
-	*lo = 32768;
-	*hi = 60999;
-	if (!f)
-		return;
-	if (fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) {
-		*lo = a;
-		*hi = b;
-	}
-	fclose(f);
 }
 
 /*

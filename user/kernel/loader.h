@@ -35,8 +35,6 @@ struct tk_loader {
 /* Checks that need no BPF: kernel BTF (capabilities: kernel/caps.h).
  * Prints one line on failure. */
 int tk_check_environment(void);
-/* Read net.ipv4.ip_local_port_range into lo/hi (defaults if unreadable). */
-void tk_ephemeral_range(uint16_t *lo, uint16_t *hi);
 /* Does the kernel's BTF know the tracepoint (btf_trace_NAME)? */
 bool tk_kernel_has_tracepoint(const char *name);
 /*

@@ -5,7 +5,6 @@
  * separate mini-socket holds it). Parsing and attribution are core/diag.c.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "core/diag.h"
 #include "kernel/netns.h"
 #include "kernel/sockdiag.h"
+#include "kernel/sysctl.h"
 
 /* netlink sends a dump in datagrams of at most 32 KiB */
 #define DUMP_BUF	32768
@@ -156,23 +156,6 @@ static int dump_all(struct dumper *dp, struct tk_diag *d, bool *intr)
 	return 0;
 }
 
-/* This namespace's ephemeral range, read from inside it. */
-static void ns_range(struct tk_netns *ns)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-	unsigned int a, b;
-
-	ns->eph_lo = 32768;
-	ns->eph_hi = 60999;
-	if (!f)
-		return;
-	if (fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) {
-		ns->eph_lo = (uint16_t)a;
-		ns->eph_hi = (uint16_t)b;
-	}
-	fclose(f);
-}
-
 struct states_arg {
 	struct tk_snapshot *s;
 	struct tk_diag *d;
@@ -187,7 +170,8 @@ static int states_in(struct tk_netns *ns, uint32_t index, void *p)
 	struct tk_diag *d = a->d;
 	int err;
 
-	ns_range(ns);
+	/* this namespace's, read from inside it */
+	tk_ephemeral_range(&ns->eph_lo, &ns->eph_hi);
 	d->eph_lo = ns->eph_lo;
 	d->eph_hi = ns->eph_hi;
 	err = dump_open(&dp);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Sysctls by their dotted names. /proc/sys/net shows the network
- * namespace of whoever opened it, so these are tcpkeep's own namespace's,
- * read from the calling thread.
+ * namespace of the thread that opens it: tcpkeep's own, or the one a
+ * visiting thread entered (kernel/netns.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,4 +44,17 @@ int tk_sysctl_read(const char *name, long *v, int n)
 	while (*p == ' ' || *p == '\t' || *p == '\n')
 		p++;
 	return *p ? -EPROTO : 0;
+}
+
+void tk_ephemeral_range(uint16_t *lo, uint16_t *hi)
+{
+	long v[2];
+
+	*lo = 32768;
+	*hi = 60999;
+	if (!tk_sysctl_read("net.ipv4.ip_local_port_range", v, 2) && v[0] > 0 &&
+	    v[0] <= v[1] && v[1] <= 65535) {
+		*lo = (uint16_t)v[0];
+		*hi = (uint16_t)v[1];
+	}
 }
