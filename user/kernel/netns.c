@@ -135,8 +135,11 @@ static void scan_procs(struct scan *sc)
 			continue;
 		}
 		link[n] = 0;
-		if (sscanf(link, "net:[%llu]", &ino) != 1)
+		/* 5.10 answers a reader it refuses with an empty link */
+		if (sscanf(link, "net:[%llu]", &ino) != 1) {
+			sc->unreadable++;
 			continue;
+		}
 		fd = scan_get(sc, ino);
 		if (fd && fd->npids < PIDS_PER_NS)
 			fd->pids[fd->npids++] = (int)pid;
