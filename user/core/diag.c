@@ -173,8 +173,7 @@ static int listener_add(struct tk_diag *d, const struct tk_diag_sock *sk)
 	l->port = sk->lport;
 	l->queue = sk->rqueue;
 	l->limit = sk->wqueue;
-	/* the kernel drops once the queue is past its backlog: 0 holds one */
-	l->share = (double)l->queue / (l->limit ? l->limit : 1);
+	l->share = tk_queue_share(l->queue, l->limit);
 	return 0;
 }
 
@@ -346,10 +345,8 @@ int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s, uint32_t ns)
 		/* the row of its remote port, where the rule made one (a remote
 		 * port in the ephemeral range makes none: the top list has it) */
 		r = (struct tk_row *)tk_snapshot_find(s, e->rport, TK_DIR_OUT);
-		if (r && (t.share > r->eph_share || (t.share == r->eph_share && t.used > r->eph_used))) {
-			r->eph_share = t.share;
-			r->eph_used = t.used;
-		}
+		if (r)
+			tk_row_offer_eph(r, t.share, t.used);
 		tk_snapshot_offer_dest(s, &t);
 	}
 	s->dests_untracked += d->dests_untracked;
@@ -360,11 +357,7 @@ int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s, uint32_t ns)
 		if (!r)
 			return -ENOMEM;
 		l.ns = ns;
-		if (!r->listeners++ || l.share > (double)r->queue / (r->queue_limit ?
-								   r->queue_limit : 1)) {
-			r->queue = l.queue;
-			r->queue_limit = l.limit;
-		}
+		tk_row_add_listeners(r, 1, l.queue, l.limit);
 		tk_snapshot_offer_listener(s, &l);
 	}
 	s->listeners_untracked += d->listeners_untracked;

@@ -119,15 +119,46 @@ struct tk_ns_row *tk_snapshot_add_ns_row(struct tk_snapshot *s, uint32_t ns, uin
 	return r;
 }
 
-/* Worse first: the larger share, then more ports held or queued. */
+/* The one order of destinations and queues: the larger share, then more
+ * ports held or connections queued. */
+static bool worse(double share_a, uint32_t n_a, double share_b, uint32_t n_b)
+{
+	return share_a != share_b ? share_a > share_b : n_a > n_b;
+}
+
 static bool dest_worse(const struct tk_dest *a, const struct tk_dest *b)
 {
-	return a->share != b->share ? a->share > b->share : a->used > b->used;
+	return worse(a->share, a->used, b->share, b->used);
 }
 
 static bool listener_fuller(const struct tk_listener *a, const struct tk_listener *b)
 {
-	return a->share != b->share ? a->share > b->share : a->queue > b->queue;
+	return worse(a->share, a->queue, b->share, b->queue);
+}
+
+double tk_queue_share(uint32_t queue, uint32_t limit)
+{
+	return (double)queue / (limit ? limit : 1);
+}
+
+void tk_row_offer_eph(struct tk_row *r, double share, uint32_t used)
+{
+	if (worse(share, used, r->eph_share, r->eph_used)) {
+		r->eph_share = share;
+		r->eph_used = used;
+	}
+}
+
+void tk_row_add_listeners(struct tk_row *r, uint32_t n, uint32_t queue, uint32_t limit)
+{
+	if (!n)
+		return;
+	if (!r->listeners || worse(tk_queue_share(queue, limit), queue,
+				   tk_queue_share(r->queue, r->queue_limit), r->queue)) {
+		r->queue = queue;
+		r->queue_limit = limit;
+	}
+	r->listeners += n;
 }
 
 /*
@@ -170,6 +201,11 @@ uint64_t tk_snapshot_netns_unvisited(const struct tk_snapshot *s)
 	for (size_t i = 0; i < s->nnetns; i++)
 		n += s->netns[i].err != 0;
 	return n;
+}
+
+uint64_t tk_snapshot_netns_visited(const struct tk_snapshot *s)
+{
+	return s->nnetns - (tk_snapshot_netns_unvisited(s) - s->netns_over);
 }
 
 void tk_snapshot_filter(struct tk_snapshot *s, const bool *ports)

@@ -171,6 +171,15 @@ const struct tk_netns *tk_snapshot_netns(const struct tk_snapshot *s, uint32_t n
 
 /* Namespaces found but not looked into: refused, or past TK_NETNS_MAX. */
 uint64_t tk_snapshot_netns_unvisited(const struct tk_snapshot *s);
+/* Namespaces whose sockets were read. */
+uint64_t tk_snapshot_netns_visited(const struct tk_snapshot *s);
+
+/* An accept queue against its limit; the kernel lets a backlog of 0 hold one. */
+double tk_queue_share(uint32_t queue, uint32_t limit);
+/* Keep in r the worse of its destination and one holding share, used. */
+void tk_row_offer_eph(struct tk_row *r, double share, uint32_t used);
+/* Add n listeners to r whose fullest has (queue, limit): r keeps the fuller. */
+void tk_row_add_listeners(struct tk_row *r, uint32_t n, uint32_t queue, uint32_t limit);
 
 /* Events skipped by the kernel and not caught by the nested program. */
 uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s);

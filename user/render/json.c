@@ -137,7 +137,7 @@ static void json_netns(struct tk_json *j, const struct tk_snapshot *s)
 {
 	tk_json_key(j, "netns");
 	tk_json_begin_object(j);
-	tk_json_kv_u64(j, "visited", s->nnetns - (tk_snapshot_netns_unvisited(s) - s->netns_over));
+	tk_json_kv_u64(j, "visited", tk_snapshot_netns_visited(s));
 	tk_json_kv_u64(j, "unvisited", tk_snapshot_netns_unvisited(s));
 	tk_json_kv_u64(j, "unreadable_processes", s->netns_unreadable);
 	tk_json_key(j, "namespaces");

@@ -132,18 +132,8 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A listener's accept queue against its limit, as the dump ranks them. */
-static double queue_share(uint32_t queue, uint32_t limit)
-{
-	return (double)queue / (limit ? limit : 1);
-}
-
 static void add_row(struct tk_row *dst, const struct tk_row *src)
 {
-	double qs = queue_share(src->queue, src->queue_limit);
-	double qd = queue_share(dst->queue, dst->queue_limit);
-
-
 	for (int a = 0; a < TK_NSTATES; a++) {
 		dst->states[a] += src->states[a];
 		for (int b = 0; b < TK_NSTATES; b++)
@@ -158,17 +148,8 @@ static void add_row(struct tk_row *dst, const struct tk_row *src)
 		dst->ka_errors[i] += src->ka_errors[i];
 	/* "other" has the worst destination and the fullest listener of the
 	 * ports it folds: a sum of shares of different ranges means nothing */
-	if (src->eph_share > dst->eph_share ||
-	    (src->eph_share == dst->eph_share && src->eph_used > dst->eph_used)) {
-		dst->eph_share = src->eph_share;
-		dst->eph_used = src->eph_used;
-	}
-	if (src->listeners && (!dst->listeners || qs > qd ||
-			       (qs == qd && src->queue > dst->queue))) {
-		dst->queue = src->queue;
-		dst->queue_limit = src->queue_limit;
-	}
-	dst->listeners += src->listeners;
+	tk_row_offer_eph(dst, src->eph_share, src->eph_used);
+	tk_row_add_listeners(dst, src->listeners, src->queue, src->queue_limit);
 }
 
 static int row_order(const void *a, const void *b)
@@ -507,7 +488,7 @@ static void health(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	family(f, "tcpkeep_netns_visited", "gauge",
 	       "Network namespaces whose sockets the last dump read.");
 	fprintf(f, "tcpkeep_netns_visited %llu\n",
-		U(s->nnetns - (tk_snapshot_netns_unvisited(s) - s->netns_over)));
+		U(tk_snapshot_netns_visited(s)));
 	family(f, "tcpkeep_netns_unvisited", "gauge",
 	       "Network namespaces found but not read: refused (capabilities), failed, or past "
 	       "the limit.");

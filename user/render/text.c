@@ -292,7 +292,7 @@ static void pack_netns(struct packer *p, const struct tk_snapshot *s)
 		pack(p, "netns %llu visited", (unsigned long long)s->nnetns);
 	} else {
 		pack(p, "netns %llu visited, %llu not",
-		     (unsigned long long)(s->nnetns - (unvisited - s->netns_over)),
+		     (unsigned long long)tk_snapshot_netns_visited(s),
 		     (unsigned long long)unvisited);
 		for (size_t k = 0; k < nwhy && len < sizeof(field); k++) {
 			len += snprintf(field + len, sizeof(field) - len, "%s%llu %s", sep,
