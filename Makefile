@@ -174,15 +174,15 @@ vmtest: tcpkeep $(OUTPUT)/unit_tests $(OUTPUT)/other_sockops.bpf.o bench-bin
 # cost a holder of idle connections and a line stamper (none installed)
 bench-bin: $(OUTPUT)/churn $(OUTPUT)/floor $(OUTPUT)/floor.bpf.o $(OUTPUT)/hold $(OUTPUT)/stamp
 
-$(OUTPUT)/churn: bench/churn.c bench/usage.h | $(OUTPUT)
+$(OUTPUT)/churn: bench/churn.c bench/bench.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -lpthread -o $@
 
-$(OUTPUT)/hold: bench/hold.c bench/usage.h | $(OUTPUT)
+$(OUTPUT)/hold: bench/hold.c bench/bench.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -o $@
 
-$(OUTPUT)/stamp: bench/stamp.c bench/usage.h | $(OUTPUT)
+$(OUTPUT)/stamp: bench/stamp.c bench/bench.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -o $@
 
@@ -190,7 +190,7 @@ $(OUTPUT)/floor.bpf.o: bench/floor.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/floor: bench/floor.c bench/usage.h | $(OUTPUT)
+$(OUTPUT)/floor: bench/floor.c bench/bench.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(LIBBPF_CFLAGS) $< \
 		$(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz -o $@

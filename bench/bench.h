@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * What the benchmark programs share: one way to refuse bad usage (a line,
- * exit 2), and one way to stop with their parent.
+ * exit 2), to read a number, to tell the time, and to stop with their
+ * parent.
  */
-#ifndef BENCH_USAGE_H
-#define BENCH_USAGE_H
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
 
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 
@@ -29,6 +32,37 @@ static inline void bad_usage(const char *fmt, ...)
 	va_end(ap);
 	fputs(" (try -h)\n", stderr);
 	exit(2);
+}
+
+/*
+ * A whole decimal number in [lo, hi] into *out: no sign, no space. With
+ * rest, a ',' may end it and *rest points there (lists); else nothing may.
+ */
+static inline bool bench_parse_uint(const char *s, unsigned long lo, unsigned long hi,
+				    unsigned long *out, const char **rest)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || (*end && (*end != ',' || !rest)) || v < lo || v > hi)
+		return false;
+	*out = v;
+	if (rest)
+		*rest = end;
+	return true;
+}
+
+/* CLOCK_MONOTONIC in seconds. */
+static inline double bench_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /*

@@ -47,7 +47,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "usage.h"
+#include "bench.h"
 
 #define MAX_THREADS	256
 #define MIN_SECONDS	0.01
@@ -100,23 +100,6 @@ static void usage(FILE *f)
 
 const char *const bench_prog = "churn";
 
-/* A whole decimal number in [lo, hi]; no sign, no space, no trailing text. */
-static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
-		       unsigned int *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return false;
-	*out = (unsigned int)v;
-	return true;
-}
-
 static bool parse_seconds(const char *s, double *out)
 {
 	double v;
@@ -135,6 +118,7 @@ static bool parse_seconds(const char *s, double *out)
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	bool have_port = false;
+	unsigned long v;
 	int c;
 
 	o->threads = 2;
@@ -145,21 +129,24 @@ static void parse_args(int argc, char **argv, struct options *o)
 	while ((c = getopt(argc, argv, ":p:t:d:n:f6h")) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_uint(optarg, 1, 65535, &o->port))
+			if (!bench_parse_uint(optarg, 1, 65535, &v, NULL))
 				bad_usage("bad port '%s', want 1-65535", optarg);
+			o->port = (unsigned int)v;
 			have_port = true;
 			break;
 		case 't':
-			if (!parse_uint(optarg, 1, MAX_THREADS, &o->threads))
+			if (!bench_parse_uint(optarg, 1, MAX_THREADS, &v, NULL))
 				bad_usage("bad thread count '%s', want 1-%d", optarg, MAX_THREADS);
+			o->threads = (unsigned int)v;
 			break;
 		case 'd':
 			if (!parse_seconds(optarg, &o->seconds))
 				bad_usage("bad duration '%s', want seconds %.2f-%.0f", optarg, MIN_SECONDS, MAX_SECONDS);
 			break;
 		case 'n':
-			if (!parse_uint(optarg, 1, 100000000, &o->count))
+			if (!bench_parse_uint(optarg, 1, 100000000, &v, NULL))
 				bad_usage("bad count '%s', want 1-100000000", optarg);
+			o->count = (unsigned int)v;
 			break;
 		case 'f':
 			o->fin = true;
@@ -180,14 +167,6 @@ static void parse_args(int argc, char **argv, struct options *o)
 		bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!have_port)
 		bad_usage("-p PORT is required");
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void set_addr(const struct options *o)
@@ -367,7 +346,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (started = 0; started < o.threads; started++) {
 		e = pthread_create(&clients[started].tid, NULL, client_main, &clients[started]);
 		if (e) {
@@ -395,11 +374,11 @@ int main(int argc, char **argv)
 		if (!first_errno)
 			first_errno = clients[i].first_errno;
 	}
-	elapsed = now_s() - t0;
+	elapsed = bench_now_s() - t0;
 
 	/* -n: every connection made is accepted and closed in order before
 	 * the listener goes (a shutdown would reset those still queued) */
-	for (double give_up = now_s() + 30; o.count && now_s() < give_up;) {
+	for (double give_up = bench_now_s() + 30; o.count && bench_now_s() < give_up;) {
 		unsigned long n = 0;
 
 		for (i = 0; i < ACCEPTORS; i++)
@@ -418,7 +397,7 @@ int main(int argc, char **argv)
 			acc_err = acceptors[i].err;
 	}
 	close(listen_fd);
-	mono_end = now_s();
+	mono_end = bench_now_s();
 
 	if (rc)
 		return rc;

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
-#include "usage.h"
+#include "bench.h"
 
 #define PROG_NAME	"floor_set_state"
 #define DEFAULT_BOUND	3600
@@ -46,22 +46,6 @@ const char *const bench_prog = "floor";
 static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return vfprintf(stderr, fmt, ap);
-}
-
-/* Whole seconds in [1, MAX_BOUND]; no sign, no space, no trailing text. */
-static bool parse_bound(const char *s, unsigned int *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < 1 || v > MAX_BOUND)
-		return false;
-	*out = (unsigned int)v;
-	return true;
 }
 
 /* The first of SIGTERM or SIGINT (blocked by the caller) within bound
@@ -95,6 +79,7 @@ static int wait_signal(const sigset_t *set, unsigned int bound)
 int main(int argc, char **argv)
 {
 	unsigned int bound = DEFAULT_BOUND;
+	unsigned long v;
 	struct bpf_program *prog;
 	struct bpf_object *obj = NULL;
 	struct bpf_link *link = NULL;
@@ -107,8 +92,9 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, ":t:vh")) != -1) {
 		switch (c) {
 		case 't':
-			if (!parse_bound(optarg, &bound))
+			if (!bench_parse_uint(optarg, 1, MAX_BOUND, &v, NULL))
 				bad_usage("bad bound '%s', want seconds 1-%d", optarg, MAX_BOUND);
+			bound = (unsigned int)v;
 			break;
 		case 'v':
 			verbose = true;

@@ -43,7 +43,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "usage.h"
+#include "bench.h"
 
 #define MAX_COUNT	1000000
 #define MAX_PORTS	16
@@ -76,32 +76,13 @@ const char *const bench_prog = "hold";
 static uint16_t ports[MAX_PORTS];
 static unsigned int nports;
 
-/* A whole decimal number in [lo, hi], up to the end (or a comma, with rest). */
-static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
-		       unsigned long *out, const char **rest)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || (*end && (*end != ',' || !rest)) || v < lo || v > hi)
-		return false;
-	*out = v;
-	if (rest)
-		*rest = end;
-	return true;
-}
-
 static bool parse_ports(const char *s)
 {
 	nports = 0;
 	for (;;) {
 		unsigned long v;
 
-		if (nports == MAX_PORTS || !parse_uint(s, 1, 65535, &v, &s))
+		if (nports == MAX_PORTS || !bench_parse_uint(s, 1, 65535, &v, &s))
 			return false;
 		for (unsigned int i = 0; i < nports; i++)
 			if (ports[i] == v)
@@ -111,14 +92,6 @@ static bool parse_ports(const char *s)
 			return true;
 		s++;
 	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* 127.0.0.(worker + 1):port */
@@ -220,12 +193,12 @@ static int connect_all(unsigned int k, unsigned long count)
 		accepted += (unsigned long)got;
 	}
 	/* the last handshakes may still be on their way to the queues */
-	for (double give_up = now_s() + ACCEPT_WAIT; accepted < count; usleep(1000)) {
+	for (double give_up = bench_now_s() + ACCEPT_WAIT; accepted < count; usleep(1000)) {
 		got = drain(listeners);
 		if (got < 0)
 			goto accept_failed;
 		accepted += (unsigned long)got;
-		if (accepted < count && now_s() > give_up) {
+		if (accepted < count && bench_now_s() > give_up) {
 			fprintf(stderr, "hold: %lu of %lu connections to %s accepted after %d s\n",
 				accepted, count, ip, ACCEPT_WAIT);
 			return -1;
@@ -242,7 +215,7 @@ accept_failed:
 static int wait_signal(const sigset_t *set, double end)
 {
 	for (;;) {
-		double left = end - now_s();
+		double left = end - bench_now_s();
 		struct timespec ts;
 		int sig;
 
@@ -323,7 +296,7 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, ":n:p:t:h")) != -1) {
 		switch (c) {
 		case 'n':
-			if (!parse_uint(optarg, 1, MAX_COUNT, &count, NULL))
+			if (!bench_parse_uint(optarg, 1, MAX_COUNT, &count, NULL))
 				bad_usage("bad count '%s', want 1-%d", optarg, MAX_COUNT);
 			break;
 		case 'p':
@@ -332,7 +305,7 @@ int main(int argc, char **argv)
 					  "comma-separated", optarg, MAX_PORTS);
 			break;
 		case 't':
-			if (!parse_uint(optarg, 1, MAX_BOUND, &v, NULL))
+			if (!bench_parse_uint(optarg, 1, MAX_BOUND, &v, NULL))
 				bad_usage("bad bound '%s', want seconds 1-%d", optarg, MAX_BOUND);
 			bound = v;
 			break;
@@ -349,7 +322,7 @@ int main(int argc, char **argv)
 		bad_usage("unexpected argument '%s'", argv[optind]);
 	if (!count || !nports)
 		bad_usage("-n COUNT and -p PORTS are required");
-	t0 = now_s();
+	t0 = bench_now_s();
 	end = t0 + (double)bound;
 
 	/* blocked from here on (not in the workers): a stop request waits
@@ -396,7 +369,7 @@ int main(int argc, char **argv)
 		}
 		ready_n++;
 	}
-	printf("held conns=%lu seconds=%.3f workers=%u\n", count, now_s() - t0, nworkers);
+	printf("held conns=%lu seconds=%.3f workers=%u\n", count, bench_now_s() - t0, nworkers);
 	if (fflush(stdout) != 0) {
 		perror("hold: stdout");
 		goto out;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "usage.h"
+#include "bench.h"
 
 const char *const bench_prog = "stamp";
 
