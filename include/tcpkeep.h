@@ -138,4 +138,33 @@ struct tk_slot {
 	__u8 pad[5];
 };
 
+/*
+ * One connection as the audit iterator (bpf/audit.bpf.c) reads it from its
+ * socket: the iterator's file is a stream of these, ESTABLISHED and
+ * CLOSE_WAIT sockets of the namespace that opened it. Times are jiffies,
+ * as the kernel keeps them; def_time against the namespace's
+ * net.ipv4.tcp_keepalive_time in seconds gives HZ.
+ */
+struct tk_audit_rec {
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 state;		/* TK_ESTABLISHED or TK_CLOSE_WAIT */
+	__u8 keepalive;		/* SO_KEEPALIVE is on */
+	__u8 ka_cnt;		/* TCP_KEEPCNT; 0: the namespace's */
+	__u8 def_cnt;		/* net.ipv4.tcp_keepalive_probes */
+	__u8 retransmits;	/* icsk_retransmits: of the oldest unacked segment */
+	__u8 backoff;		/* icsk_backoff: RTO doublings */
+	__u8 probes_out;	/* keepalive or window probes unanswered */
+	__u16 lport, rport;	/* host byte order */
+	__u32 idle;		/* since data or an ACK was last received */
+	__u32 ack_age;		/* since an ACK was last received */
+	__u32 ka_time, ka_intvl;	/* TCP_KEEPIDLE, TCP_KEEPINTVL; 0: the namespace's */
+	__u32 def_time, def_intvl;	/* net.ipv4.tcp_keepalive_time, _intvl */
+	__u32 user_timeout;	/* TCP_USER_TIMEOUT, milliseconds; 0: none */
+	__u32 packets_out;	/* segments sent and not acknowledged */
+	__u32 retrans_age;	/* ms since the oldest of those was first sent,
+				 * if it was retransmitted; else 0 */
+	__u64 ino;		/* the socket's inode; 0: no file yet (not accepted) */
+	__u8 laddr[16], raddr[16];	/* network byte order; IPv4 in the first 4 */
+};
+
 #endif /* TCPKEEP_H */
