@@ -192,13 +192,27 @@ static void unmap(struct tk_diag_sock *sk)
 	memset(sk->raddr + 4, 0, 12);
 }
 
+/*
+ * The row of a socket. The dump shows no handshake: a connecting socket is
+ * still in SYN_SENT, and a socket on a port with a listener was accepted
+ * from it (a leftover of a closed listener is told by its ports).
+ */
+static struct tk_port_key attrib(const struct tk_diag *d, unsigned int state,
+				 uint16_t lport, uint16_t rport)
+{
+	enum tk_origin origin = tk_origin_of((int)state, (int)state);
+
+	if (origin == TK_ORIGIN_UNKNOWN && is_listening(d, lport))
+		origin = TK_ORIGIN_ACCEPTED;
+	return tk_attrib(lport, rport, origin, d->eph_lo, d->eph_hi);
+}
+
 int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *in)
 {
 	struct tk_diag_sock one = *in, *sk = &one;
 	unsigned int state = sk->state;
 	struct tk_diag_row *r;
 	struct tk_port_key key;
-	enum tk_origin origin;
 	int err = 0;
 
 	if (state == TK_NEW_SYN_RECV)
@@ -218,15 +232,7 @@ int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *in)
 		if (err)
 			return err;
 	}
-	/*
-	 * The dump shows no handshake: a connecting socket is still in
-	 * SYN_SENT, and a socket on a port with a listener was accepted from
-	 * it (a leftover of a closed listener is told by its ports).
-	 */
-	origin = tk_origin_of(state, state);
-	if (origin == TK_ORIGIN_UNKNOWN && is_listening(d, sk->lport))
-		origin = TK_ORIGIN_ACCEPTED;
-	key = tk_attrib(sk->lport, sk->rport, origin, d->eph_lo, d->eph_hi);
+	key = attrib(d, state, sk->lport, sk->rport);
 	if (!key.port) {
 		d->unattributed++;
 		return 0;
@@ -237,6 +243,34 @@ int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *in)
 	if (!r)
 		return err;
 	r->states[state]++;
+	return 0;
+}
+
+int tk_diag_audit(struct tk_diag *d, struct tk_snapshot *s, uint32_t ns,
+		  struct tk_audit_conn *c)
+{
+	struct tk_port_key key = attrib(d, c->state, c->lport, c->rport);
+	struct tk_policy would;
+	struct tk_diag_row *r;
+	int err = 0;
+
+	/* as its state: a socket the rule gives no row was counted there */
+	if (!key.port || (d->ports && !d->ports[key.port]))
+		return 0;
+	r = row_of(d, key, &err);
+	if (!r)
+		return err;
+	c->ns = ns;
+	c->port = key.port;
+	c->dir = key.dir;
+	c->ka = (uint8_t)tk_audit_classify(c, tk_snapshot_policy(s, key.port));
+	c->stuck = c->unacked && (c->retransmits || c->backoff) &&
+		   c->ack_age_s >= s->stuck_after_s;
+	if (tk_snapshot_would(s, key.port, &would) == TK_WOULD_OFF)
+		tk_audit_row_add(&r->au, c, NULL);
+	else
+		tk_audit_row_add(&r->au, c, &would);
+	tk_snapshot_offer_conn(s, c);
 	return 0;
 }
 
@@ -323,6 +357,7 @@ int tk_diag_merge(const struct tk_diag *d, struct tk_snapshot *s, uint32_t ns)
 			if (!nr)
 				return -ENOMEM;
 		}
+		tk_audit_row_merge(&r->au, &dr->au);
 		for (int st = 0; st < TK_NSTATES; st++) {
 			r->states[st] += dr->states[st];
 			if (nr)

@@ -25,6 +25,7 @@ struct tk_diag_row {
 	uint16_t port;
 	uint8_t dir;			/* enum tk_direction */
 	uint32_t states[TK_NSTATES];	/* sockets in each state */
+	struct tk_audit_row au;		/* its audited connections */
 };
 
 /* One socket of a dump, as sock_diag describes it. */
@@ -83,6 +84,16 @@ void tk_diag_free(struct tk_diag *d);
  * TK_DIAG_MAX_ROWS rows.
  */
 int tk_diag_add(struct tk_diag *d, const struct tk_diag_sock *sk);
+
+/*
+ * Count one audited connection of this dump's namespace (ns, an index into
+ * s->netns) after the dump: attributed by the same rule as its state,
+ * classified against s's policy, stuck after s->stuck_after_s, weighed
+ * against s's would-be policy, and offered to s's lists. 0, -ENOMEM, or
+ * -E2BIG as tk_diag_add.
+ */
+int tk_diag_audit(struct tk_diag *d, struct tk_snapshot *s, uint32_t ns,
+		  struct tk_audit_conn *c);
 
 /* What the replies to one dump request carry. */
 struct tk_diag_expect {

@@ -8,7 +8,7 @@
 
 static const unsigned short mail_ports[] = { 143, 993, 110, 995 };
 
-static struct tk_policy policy_default(void)
+struct tk_policy tk_policy_default(void)
 {
 	return (struct tk_policy){
 		.idle = TK_DEF_IDLE,
@@ -22,7 +22,7 @@ void tk_policy_defaults(struct tk_policy_table *t)
 {
 	for (size_t i = 0; i < sizeof(mail_ports) / sizeof(mail_ports[0]); i++) {
 		t->set[mail_ports[i]] = true;
-		t->pol[mail_ports[i]] = policy_default();
+		t->pol[mail_ports[i]] = tk_policy_default();
 	}
 }
 
@@ -134,7 +134,7 @@ static int parse_kvs(char *s, struct tk_policy *pol, char *err, size_t errlen)
 		}
 		seen[k] = true;
 	}
-	*pol = policy_default();
+	*pol = tk_policy_default();
 	for (size_t k = 0; k < TK_POL_NKEYS; k++)
 		if (seen[k])
 			policy_set(pol, k, vals[k]);
@@ -162,7 +162,7 @@ static int parse_kvs(char *s, struct tk_policy *pol, char *err, size_t errlen)
 
 int tk_policy_parse(const char *spec, struct tk_policy_table *t, char *err, size_t errlen)
 {
-	struct tk_policy pol = policy_default();
+	struct tk_policy pol = tk_policy_default();
 	char *copy, *colon;
 	bool *ports;
 	char bad[64];

@@ -50,6 +50,8 @@ struct tk_policy_table {
 	struct tk_policy pol[65536];
 };
 
+/* The built-in default policy, with a user timeout as long as its probes. */
+struct tk_policy tk_policy_default(void);
 /* The built-in mail ports: 143 (IMAP), 993 (IMAPS), 110 (POP3), 995 (POP3S). */
 void tk_policy_defaults(struct tk_policy_table *t);
 /*

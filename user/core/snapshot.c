@@ -6,6 +6,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include "core/policy.h"
 #include "core/snapshot.h"
 
 static const char *const state_names[TK_NSTATES] = {
@@ -187,6 +188,68 @@ void tk_snapshot_offer_dest(struct tk_snapshot *s, const struct tk_dest *d)
 void tk_snapshot_offer_listener(struct tk_snapshot *s, const struct tk_listener *l)
 {
 	OFFER(s->listeners, &s->nlisteners, (size_t)TK_TOP_LISTENERS, l, listener_fuller);
+}
+
+/* Longer idle first; stuck: longer retransmitting first; then by address. */
+static bool idler(const struct tk_audit_conn *a, const struct tk_audit_conn *b)
+{
+	return a->idle_s > b->idle_s;
+}
+
+static bool stucker(const struct tk_audit_conn *a, const struct tk_audit_conn *b)
+{
+	if (a->retrans_age_s != b->retrans_age_s)
+		return a->retrans_age_s > b->retrans_age_s;
+	return a->ack_age_s > b->ack_age_s;
+}
+
+void tk_snapshot_offer_conn(struct tk_snapshot *s, const struct tk_audit_conn *c)
+{
+	if (c->state == TK_ESTABLISHED)
+		OFFER(s->oldest, &s->noldest, (size_t)TK_AUDIT_TOP, c, idler);
+	if (c->stuck)
+		OFFER(s->stuck, &s->nstuck, (size_t)TK_AUDIT_TOP, c, stucker);
+}
+
+static int policy_row_cmp(const void *k, const void *e)
+{
+	uint16_t port = *(const uint16_t *)k;
+	const struct tk_policy_row *r = e;
+
+	return (port > r->port) - (port < r->port);
+}
+
+const struct tk_policy *tk_snapshot_policy(const struct tk_snapshot *s, uint16_t port)
+{
+	/* the reader sorts the policy rows by port */
+	const struct tk_policy_row *r = s->npolicy ?
+		bsearch(&port, s->policy, s->npolicy, sizeof(*s->policy), policy_row_cmp) : NULL;
+
+	return r ? &r->pol : NULL;
+}
+
+const char *tk_would_source_name(unsigned int src)
+{
+	static const char *const names[] = { "given", "policy", "off", "default" };
+
+	return src < sizeof(names) / sizeof(names[0]) ? names[src] : "?";
+}
+
+enum tk_would_source tk_snapshot_would(const struct tk_snapshot *s, uint16_t port,
+				       struct tk_policy *out)
+{
+	const struct tk_policy *own = tk_snapshot_policy(s, port);
+
+	if (s->would && s->would->set[port]) {
+		*out = s->would->pol[port];
+		return out->off ? TK_WOULD_OFF : TK_WOULD_GIVEN;
+	}
+	if (own) {
+		*out = *own;
+		return own->off ? TK_WOULD_OFF : TK_WOULD_POLICY;
+	}
+	*out = tk_policy_default();
+	return TK_WOULD_DEFAULT;
 }
 
 const struct tk_netns *tk_snapshot_netns(const struct tk_snapshot *s, uint32_t ns)

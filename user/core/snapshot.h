@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "tcpkeep.h"
+#include "core/audit.h"
 
 #define TK_PORTS 65536
 /* the big host the maps' memory is also given for */
@@ -36,6 +37,7 @@ struct tk_row {
 	/* in rows: the fullest listener on this local port (tk_listener) */
 	uint32_t listeners;		/* listening sockets, every namespace */
 	uint32_t queue, queue_limit;	/* the fullest one's accept queue */
+	struct tk_audit_row au;		/* the audit of its connections */
 };
 
 /* Connection outcomes derived from the transitions of a row. */
@@ -61,6 +63,7 @@ struct tk_netns {
 	int err;		/* 0: dumped; else why not (a negative errno) */
 	uint64_t sockets;	/* TCP sockets its dump saw */
 	uint16_t eph_lo, eph_hi;	/* its net.ipv4.ip_local_port_range */
+	int audit_err;		/* 0: audited (or no audit asked); else why not */
 };
 
 /* States of one (port, direction) in one namespace (--netns). */
@@ -140,6 +143,18 @@ struct tk_snapshot {
 	struct tk_listener listeners[TK_TOP_LISTENERS];
 	uint64_t listeners_untracked;
 	uint32_t eph_range;		/* tcpkeep's own namespace's range size */
+	/* the audit (core/audit.h): rows' au, and connections by address */
+	bool audit_ok;			/* audited tcpkeep's own namespace */
+	int audit_err;			/* else why not: a negative errno */
+	double stuck_after_s;		/* stuck: no ACK for this long */
+	/* audit -k: the would-be policy of its ports; NULL: none given
+	 * (a port's own policy, else the built-in default); not owned */
+	const struct tk_policy_table *would;
+	size_t noldest;			/* longest idle first */
+	struct tk_audit_conn oldest[TK_AUDIT_TOP];
+	size_t nstuck;			/* longest retransmitting first */
+	struct tk_audit_conn stuck[TK_AUDIT_TOP];
+	bool audit_pids;		/* the lists' pid and comm were looked up */
 };
 
 /* Namespaces one snapshot visits at most. */
@@ -180,6 +195,23 @@ double tk_queue_share(uint32_t queue, uint32_t limit);
 void tk_row_offer_eph(struct tk_row *r, double share, uint32_t used);
 /* Add n listeners to r whose fullest has (queue, limit): r keeps the fuller. */
 void tk_row_add_listeners(struct tk_row *r, uint32_t n, uint32_t queue, uint32_t limit);
+
+/* The policy of port (the policy map's), NULL if it has none. */
+const struct tk_policy *tk_snapshot_policy(const struct tk_snapshot *s, uint16_t port);
+/* Where a port's would-be policy comes from (tk_snapshot_would). */
+enum tk_would_source {
+	TK_WOULD_GIVEN = 0,	/* audit -k */
+	TK_WOULD_POLICY,	/* the port's policy */
+	TK_WOULD_OFF,		/* the port is exempt: nothing would change */
+	TK_WOULD_DEFAULT,	/* no policy: the built-in default */
+};
+/* "given", "policy", "off", "default" */
+const char *tk_would_source_name(unsigned int src);
+/* The policy that audit weighs for port: given, its own, else the default. */
+enum tk_would_source tk_snapshot_would(const struct tk_snapshot *s, uint16_t port,
+				       struct tk_policy *out);
+/* Offer an audited connection to the bounded lists (oldest idle, stuck). */
+void tk_snapshot_offer_conn(struct tk_snapshot *s, const struct tk_audit_conn *c);
 
 /* Events skipped by the kernel and not caught by the nested program. */
 uint64_t tk_snapshot_kernel_missed(const struct tk_snapshot *s);
