@@ -15,6 +15,7 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include "core/diag.h"
+#include "kernel/audit.h"
 #include "kernel/netns.h"
 #include "kernel/sockdiag.h"
 #include "kernel/sysctl.h"
@@ -160,7 +161,42 @@ struct states_arg {
 	struct tk_snapshot *s;
 	struct tk_diag *d;
 	char *buf;
+	const struct tk_auditor *au;
+	uint32_t ns;		/* the namespace being visited */
+	unsigned int hz;	/* the kernel's, from its keepalive sysctl */
+	long ka_time_s;		/* net.ipv4.tcp_keepalive_time, seconds */
 };
+
+static int audit_one(const struct tk_audit_rec *r, void *p)
+{
+	struct states_arg *a = p;
+	struct tk_audit_conn c;
+
+	if (!a->hz) {
+		a->hz = tk_audit_hz(r->def_time, (uint32_t)a->ka_time_s);
+		if (!a->hz)
+			return -EPROTO;
+	}
+	/* not ours to judge: a socket the iterator should not have sent */
+	if (tk_audit_conn_of(r, a->hz, &c))
+		return 0;
+	return tk_diag_audit(a->d, a->s, a->ns, &c);
+}
+
+/*
+ * The audit of one namespace, after its dump (the attribution needs its
+ * listeners): into d's rows and s's lists.
+ */
+static int audit_in(struct states_arg *a, uint32_t index)
+{
+	int err = tk_sysctl_read("net.ipv4.tcp_keepalive_time", &a->ka_time_s, 1);
+
+	if (err)
+		return err;
+	a->ns = index;
+	a->hz = 0;
+	return tk_auditor_read(a->au, audit_one, a);
+}
 
 /* The dump of one namespace, from inside it, into the snapshot. */
 static int states_in(struct tk_netns *ns, uint32_t index, void *p)
@@ -186,6 +222,15 @@ static int states_in(struct tk_netns *ns, uint32_t index, void *p)
 		if (!err && try == DUMP_TRIES - 1)
 			err = -EAGAIN;
 	}
+	if (!err && a->au) {
+		/* the audit fails alone: the states stand */
+		ns->audit_err = audit_in(a, index);
+		if (ns->audit_err == -ENOMEM || ns->audit_err == -E2BIG)
+			err = ns->audit_err;
+		/* a namespace's audit counts whole or not at all */
+		for (size_t i = 0; ns->audit_err && i < d->nrows; i++)
+			memset(&d->rows[i].au, 0, sizeof(d->rows[i].au));
+	}
 	if (!err) {
 		ns->sockets = d->sockets;
 		err = tk_diag_merge(d, a->s, index);
@@ -195,11 +240,12 @@ static int states_in(struct tk_netns *ns, uint32_t index, void *p)
 	return err;
 }
 
-int tk_sockdiag_states(struct tk_snapshot *s, const bool *ports)
+int tk_sockdiag_states(struct tk_snapshot *s, const bool *ports,
+		       const struct tk_auditor *au)
 {
 	struct tk_netns_list list;
 	struct tk_diag *d = malloc(sizeof(*d));
-	struct states_arg a = { .s = s, .d = d };
+	struct states_arg a = { .s = s, .d = d, .au = au };
 	int err;
 
 	if (!d)
@@ -215,6 +261,10 @@ int tk_sockdiag_states(struct tk_snapshot *s, const bool *ports)
 		s->nnetns = list.n;
 		s->netns_unreadable = list.unreadable;
 		s->netns_over = list.over;
+		if (au && list.n && list.v[0].self) {
+			s->audit_err = list.v[0].err ? list.v[0].err : list.v[0].audit_err;
+			s->audit_ok = !s->audit_err;
+		}
 		if (list.n && list.v[0].self) {
 			uint32_t lo = list.v[0].eph_lo, hi = list.v[0].eph_hi;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "kernel/procs.h"
 #include "kernel/sockdiag.h"
 #include "core/exit.h"
 #include "kernel/source.h"
@@ -35,7 +36,14 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	}
 	/* a failed dump leaves states_ok false: the view says so */
 	s->want_ns_rows = src->netns_rows;
-	tk_sockdiag_states(s, ports);
+	s->stuck_after_s = src->stuck_after_s > 0 ? src->stuck_after_s : TK_STUCK_AFTER_S;
+	s->would = src->would;
+	tk_sockdiag_states(s, ports, src->auditor);
+	if (src->audit_pids && s->audit_ok) {
+		tk_procs_owners(s->oldest, s->noldest);
+		tk_procs_owners(s->stuck, s->nstuck);
+		s->audit_pids = true;
+	}
 	tk_snapshot_filter(s, ports);
 	err = tk_snapshot_sort(s, prev);
 	if (err) {

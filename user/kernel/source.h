@@ -8,6 +8,9 @@
 #include "core/snapshot.h"
 #include "kernel/reader.h"
 
+struct tk_auditor;
+struct tk_policy_table;
+
 struct tk_source {
 	const struct tk_fds *fds;
 	const char *attach_mode;
@@ -15,6 +18,11 @@ struct tk_source {
 	bool dead_peers_ok;
 	bool enforcer_ok;
 	bool netns_rows;	/* --netns: states per namespace too */
+	/* the audit (core/audit.h); NULL: none */
+	const struct tk_auditor *auditor;
+	bool audit_pids;	/* look up the processes of the listed connections */
+	double stuck_after_s;	/* stuck: no ACK for this long; 0: the default */
+	const struct tk_policy_table *would;	/* audit -k; NULL: none */
 };
 
 /* CLOCK_MONOTONIC in seconds (the clock of a snapshot's mono_s). */
