@@ -12,6 +12,7 @@
 #include "kernel/source.h"
 
 struct tk_pinned;
+struct tk_auditor;
 
 /* Set by SIGINT and SIGTERM: every loop stops at its next wake-up. */
 extern volatile sig_atomic_t tk_stop;
@@ -24,6 +25,7 @@ int tk_cmd_top(struct tk_opts *o);
 int tk_cmd_status(struct tk_opts *o);
 int tk_cmd_policy(struct tk_opts *o);
 int tk_cmd_metrics(struct tk_opts *o);
+int tk_cmd_audit(struct tk_opts *o);
 
 /*
  * The checks that look at the system, made before anything is loaded:
@@ -45,6 +47,13 @@ int tk_lock_for_change(void);
 bool tk_is_pinned(void);
 /* Open the pins, or say that nothing is pinned (an exit code). */
 int tk_open_pinned(struct tk_pinned *p);
+/*
+ * Load the audit iterator into au and give it to src, with what the
+ * options say of the audit (--netns, --stuck-after, --audit: the processes
+ * of the listed connections). A refused load is no error: the outputs say
+ * why the audit is missing. tk_auditor_close after.
+ */
+void tk_audit_source(struct tk_source *src, const struct tk_opts *o, struct tk_auditor *au);
 /* The pins as a source of snapshots. */
 struct tk_source tk_pinned_source(const struct tk_pinned *p);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
+#include "kernel/audit.h"
 #include "kernel/caps.h"
 #include "kernel/pin.h"
 #include "serve/http.h"
@@ -96,6 +97,16 @@ int tk_open_pinned(struct tk_pinned *p)
 		return TK_EXIT_FAIL;
 	}
 	return 0;
+}
+
+void tk_audit_source(struct tk_source *src, const struct tk_opts *o, struct tk_auditor *au)
+{
+	tk_auditor_open(au);
+	src->auditor = au;
+	src->netns_rows = o->netns;
+	src->stuck_after_s = o->stuck_after;
+	/* reading /proc for owners is for eyes: the view's section, audit */
+	src->audit_pids = o->audit;
 }
 
 struct tk_source tk_pinned_source(const struct tk_pinned *p)

@@ -47,6 +47,7 @@ static int (*const handlers[])(struct tk_opts *o) = {
 	[TK_CMD_POLICY_SET] = tk_cmd_policy,
 	[TK_CMD_POLICY_DEL] = tk_cmd_policy,
 	[TK_CMD_METRICS] = tk_cmd_metrics,
+	[TK_CMD_AUDIT] = tk_cmd_audit,
 	[TK_CMD_HELP] = cmd_help,
 	[TK_CMD_VERSION] = cmd_version,
 };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "cmd/cmd.h"
+#include "kernel/audit.h"
 #include "kernel/pin.h"
 #include "serve/http.h"
 #include "serve/metrics.h"
@@ -15,6 +16,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 	struct tk_source src;
 	struct tk_metrics m;
 	struct tk_pinned p;
+	struct tk_auditor au;
 	struct tk_tick tick;
 	long written = 0;
 	int ret = tk_open_pinned(&p);
@@ -22,8 +24,10 @@ int tk_cmd_metrics(struct tk_opts *o)
 	if (ret)
 		return ret;
 	src = tk_pinned_source(&p);
+	tk_audit_source(&src, o, &au);
 	if (tk_metrics_init(&m, &src, o->export_ports, true)) {
 		tk_error("%s", "out of memory");
+		tk_auditor_close(&au);
 		tk_pinned_close(&p);
 		return TK_EXIT_FAIL;
 	}
@@ -66,6 +70,7 @@ int tk_cmd_metrics(struct tk_opts *o)
 out:
 	tk_http_stop(http);
 	tk_metrics_destroy(&m);
+	tk_auditor_close(&au);
 	tk_pinned_close(&p);
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include "cmd/cmd.h"
+#include "kernel/audit.h"
 #include "kernel/pin.h"
 #include "serve/http.h"
 #include "serve/live.h"
@@ -44,6 +45,7 @@ int tk_cmd_run(struct tk_opts *o)
 	struct tk_http *http = NULL;
 	struct tk_source src;
 	struct tk_metrics m = { 0 };
+	struct tk_auditor au = { 0 };
 	int ret, run_lock;
 
 	if (enforce) {
@@ -62,8 +64,11 @@ int tk_cmd_run(struct tk_opts *o)
 	tk_fix_existing(&l);
 	tk_note("attached (observer %s, enforcer %s%s); Ctrl-C to stop",
 		l.attach_mode, l.enf ? "on " : "off", l.enf ? l.cgroup : "");
-	src = (struct tk_source){ &l.fds, l.attach_mode, l.lifetimes_ok, l.dead_peers_ok,
-				  l.enf != NULL, o->netns };
+	src = (struct tk_source){
+		.fds = &l.fds, .attach_mode = l.attach_mode, .lifetimes_ok = l.lifetimes_ok,
+		.dead_peers_ok = l.dead_peers_ok, .enforcer_ok = l.enf != NULL,
+	};
+	tk_audit_source(&src, o, &au);
 	if (o->listen) {
 		if (tk_metrics_init(&m, &src, o->export_ports, false)) {
 			tk_error("%s", "out of memory");
@@ -79,6 +84,7 @@ cleanup:
 	tk_http_stop(http);
 	tk_metrics_destroy(&m);
 	tk_loader_destroy(&l);
+	tk_auditor_close(&au);
 	close(run_lock);	/* after the detach: a pin may come now */
 	return ret;
 }

@@ -19,6 +19,10 @@
  *                   trace of a namespace that no bind mount holds
  * Without them a command still works: the namespaces it found and could
  * not enter are counted as unvisited, and shown.
+ * OPTIONAL as well, for run, top and metrics: CAP_PERFMON (or
+ * CAP_SYS_ADMIN) loads the audit iterator (kernel/audit.c), which reads
+ * the keepalive and idle time of every connection; without it they show
+ * why the audit is missing. audit needs it always.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +48,7 @@ static const struct {
 	[TK_CMD_POLICY_SET] = { "policy set", READS, ENFORCES },
 	[TK_CMD_POLICY_DEL] = { "policy del", READS, READS },
 	[TK_CMD_METRICS] = { "metrics", READS, READS },
+	[TK_CMD_AUDIT] = { "audit", OBSERVES, OBSERVES },
 	[TK_CMD_HELP] = { "help", 0, 0 },
 	[TK_CMD_VERSION] = { "version", 0, 0 },
 };

@@ -14,7 +14,9 @@ enum {
 	A_INTERVAL = 1 << 0, A_COUNT = 1 << 1, A_PORT = 1 << 2, A_JSON = 1 << 3,
 	A_POLICY = 1 << 4, A_CGROUP = 1 << 5, A_APPLY = 1 << 6, A_LIFETIMES = 1 << 7,
 	A_LISTEN = 1 << 8, A_TEXTFILE = 1 << 9, A_EXPORT = 1 << 10, A_NETNS = 1 << 11,
-	A_ANY = 1 << 12,	/* -v, -h: every command */
+	A_AUDIT = 1 << 12, A_STUCK = 1 << 13,
+	A_WOULD = 1 << 14,	/* -k alone: what audit weighs, no defaults */
+	A_ANY = 1 << 15,	/* -v, -h: every command */
 };
 
 static const struct {
@@ -28,8 +30,8 @@ static const struct {
 } commands[] = {
 	{ "run", NULL, TK_CMD_RUN,
 	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS | A_POLICY | A_CGROUP |
-	  A_LIFETIMES | A_LISTEN | A_EXPORT, false,
-	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--netns] [POLICY]",
+	  A_LIFETIMES | A_LISTEN | A_EXPORT | A_AUDIT | A_STUCK, false,
+	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--netns] [--audit] [POLICY]",
 	  "attach, show a live view until Ctrl-C or SIGTERM, detach\n"
 	  "               (the default command); sets the policy's keepalive\n"
 	  "               options on new and existing connections of its ports\n"
@@ -61,10 +63,22 @@ static const struct {
 	  "               pin, unpin or policy change is half-way",
 	  "  sudo tcpkeep status\n"
 	  "  sudo tcpkeep status --json | jq .policy\n" },
-	{ "top", NULL, TK_CMD_TOP, A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS, false,
-	  "top [-i SEC] [-c N] [-p LIST] [--json] [--netns]",
+	{ "top", NULL, TK_CMD_TOP,
+	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS | A_AUDIT | A_STUCK, false,
+	  "top [-i SEC] [-c N] [-p LIST] [--json] [--netns] [--audit]",
 	  "the live view of run, over the pinned maps",
-	  "  sudo tcpkeep top -i 5\n" },
+	  "  sudo tcpkeep top -i 5\n"
+	  "  sudo tcpkeep top --audit -p 143,993 idle and stuck IMAP connections, live\n" },
+	{ "audit", NULL, TK_CMD_AUDIT, A_PORT | A_JSON | A_NETNS | A_STUCK | A_WOULD, false,
+	  "audit [-p LIST] [--json] [--netns] [--stuck-after SEC] [-k SPEC]",
+	  "established connections now: keepalive off, kernel default, policy\n"
+	  "               or other; idle times; writers stuck retransmitting to a\n"
+	  "               silent peer, with their processes; what the policy (or\n"
+	  "               -k SPEC, else the built-in default) would change. Reads,\n"
+	  "               changes nothing",
+	  "  sudo tcpkeep audit -p 143,993,110,995   before tcpkeep pin: what it will do\n"
+	  "  sudo tcpkeep audit -k 143:idle=120      what a shorter idle would probe\n"
+	  "  sudo tcpkeep audit --json | jq .audit.stuck\n" },
 	{ "policy", "list", TK_CMD_POLICY_LIST, A_JSON, false,
 	  "policy list [--json]",
 	  "the pinned keepalive policy",
@@ -107,6 +121,12 @@ static const struct {
 		    "                      0 leaves the socket's own; default idle+intvl*cnt)\n"
 		    "      --no-defaults   no built-in policy for 143, 993, 110 and 995\n"
 		    "                      (idle=300,intvl=60,cnt=5,user-timeout=600)\n" },
+	{ A_WOULD, "  -k, --keepalive SPEC  weigh this policy for its ports instead of the\n"
+		   "                      pinned one (SPEC as for run; repeatable)\n" },
+	{ A_AUDIT, "      --audit         show the audit: keepalive, idle times, stuck writers\n"
+		   "                      and the connections behind them (with their processes)\n" },
+	{ A_STUCK, "      --stuck-after SEC  a writer is stuck after SEC without an ACK while\n"
+		   "                      retransmitting, 1 to 86400 (default 10)\n" },
 	{ A_CGROUP, "      --cgroup PATH   enforce in this cgroup v2 subtree (default: the root)\n" },
 	{ A_LIFETIMES, "      --no-lifetimes  keep no per-connection slot: no lifetime histograms,\n"
 		       "                      direction by port rule; about 1.8x cheaper per event\n" },
@@ -305,7 +325,8 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 			 const char *topic, char **specs, size_t *nspecs, bool *no_defaults)
 {
 	enum { OPT_JSON = 256, OPT_VERSION, OPT_NO_DEFAULTS, OPT_CGROUP, OPT_APPLY,
-	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS, OPT_NETNS };
+	       OPT_NO_LIFETIMES, OPT_LISTEN, OPT_TEXTFILE, OPT_PORTS, OPT_NETNS, OPT_AUDIT,
+	       OPT_STUCK };
 	static const struct option longopts[] = {
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
@@ -323,6 +344,8 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 		{ "ports", required_argument, NULL, OPT_PORTS },
 		{ "netns", no_argument, NULL, OPT_NETNS },
+		{ "audit", no_argument, NULL, OPT_AUDIT },
+		{ "stuck-after", required_argument, NULL, OPT_STUCK },
 		{ 0 },
 	};
 	unsigned long n = 0;
@@ -344,7 +367,10 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case 'c': need = A_COUNT; break;
 		case 'p': need = A_PORT; break;
 		case OPT_JSON: need = A_JSON; break;
-		case 'k': case OPT_NO_DEFAULTS: need = A_POLICY; break;
+		case 'k': need = allowed & A_WOULD ? A_WOULD : A_POLICY; break;
+		case OPT_NO_DEFAULTS: need = A_POLICY; break;
+		case OPT_AUDIT: need = A_AUDIT; break;
+		case OPT_STUCK: need = A_STUCK; break;
 		case OPT_CGROUP: need = A_CGROUP; break;
 		case OPT_APPLY: need = A_APPLY; break;
 		case OPT_NO_LIFETIMES: need = A_LIFETIMES; break;
@@ -424,6 +450,14 @@ static int parse_options(int argc, char **argv, struct tk_opts *o, unsigned int 
 		case OPT_NETNS:
 			o->netns = true;
 			break;
+		case OPT_AUDIT:
+			o->audit = true;
+			break;
+		case OPT_STUCK:
+			if (tk_parse_seconds(optarg, 1, 86400, &o->stuck_after))
+				return tk_usage_error("bad --stuck-after '%s': seconds from 1 "
+						   "to 86400", optarg);
+			break;
 		}
 	}
 	return 0;
@@ -495,6 +529,8 @@ int tk_parse_args(int argc, char **argv, struct tk_opts *o)
 		ret = build_policy(o, argv + optind, (size_t)(argc - optind), false);
 	else if (commands[which].allowed & A_POLICY)
 		ret = build_policy(o, specs, nspecs, !no_defaults);
+	else if (commands[which].allowed & A_WOULD)
+		ret = build_policy(o, specs, nspecs, false);
 out:
 	free(specs);
 	return ret;

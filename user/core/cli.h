@@ -18,6 +18,7 @@ enum tk_cmd {
 	TK_CMD_POLICY_SET,
 	TK_CMD_POLICY_DEL,
 	TK_CMD_METRICS,
+	TK_CMD_AUDIT,
 	TK_CMD_HELP,
 	TK_CMD_VERSION,
 };
@@ -29,8 +30,12 @@ struct tk_opts {
 	bool *ports;		/* -p filter (65536 flags), NULL: all */
 	bool json;
 	bool netns;		/* --netns: states per network namespace */
+	bool audit;		/* --audit (run, top), audit: the audit's section,
+				 * with the processes of the listed connections */
+	double stuck_after;	/* --stuck-after; 0: the default */
 	bool verbose;
-	struct tk_policy_table *policy;	/* run/pin: defaults and -k; policy set: the specs */
+	struct tk_policy_table *policy;	/* run/pin: defaults and -k; policy set: the
+					 * specs; audit: -k alone, what it weighs */
 	bool *del_ports;	/* policy del: the ports */
 	bool apply_existing;	/* policy set --apply-existing */
 	const char *cgroup;	/* --cgroup, NULL: the cgroup v2 root */

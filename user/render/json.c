@@ -2,6 +2,7 @@
 /* --json: one object per frame, on one line. Schema in README.md. */
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include "core/hist.h"
 #include "core/json.h"
 #include "render/render.h"
@@ -244,6 +245,191 @@ static void json_pressure(struct tk_json *j, const struct tk_snapshot *s)
 	tk_json_end_object(j);
 }
 
+/* "time" (UTC) and "monotonic" (seconds) of a snapshot */
+static void json_time(struct tk_json *j, const struct tk_snapshot *s)
+{
+	time_t t = (time_t)s->wall_s;
+	char when[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	tk_json_kv_string(j, "time", when);
+	tk_json_kv_double(j, "monotonic", s->mono_s, 6);
+}
+
+static void json_audit_conn(struct tk_json *j, const struct tk_snapshot *s,
+			    const struct tk_audit_conn *c)
+{
+	char a[TK_ADDR_LEN];
+
+	tk_json_begin_object(j);
+	json_ns_ref(j, s, c->ns);
+	tk_json_kv_string(j, "family", c->family == AF_INET6 ? "ipv6" : "ipv4");
+	tk_json_kv_string(j, "local", tk_addr_name(c->family, c->laddr, a, sizeof(a)));
+	tk_json_kv_u64(j, "local_port", c->lport);
+	tk_json_kv_string(j, "remote", tk_addr_name(c->family, c->raddr, a, sizeof(a)));
+	tk_json_kv_u64(j, "remote_port", c->rport);
+	tk_json_kv_u64(j, "port", c->port);
+	tk_json_kv_string(j, "direction", tk_dir_name(c->dir));
+	tk_json_kv_string(j, "state", tk_state_name(c->state));
+	tk_json_kv_double(j, "idle_s", c->idle_s, 3);
+	tk_json_kv_double(j, "no_ack_s", c->ack_age_s, 3);
+	tk_json_kv_double(j, "retransmitting_s", c->retrans_age_s, 3);
+	tk_json_kv_bool(j, "stuck", c->stuck);
+	tk_json_kv_string(j, "keepalive", tk_ka_state_name(c->ka));
+	tk_json_kv_u64(j, "keepalive_idle", c->ka_idle);
+	tk_json_kv_u64(j, "keepalive_intvl", c->ka_intvl);
+	tk_json_kv_u64(j, "keepalive_cnt", c->ka_cnt);
+	tk_json_kv_u64(j, "user_timeout_ms", c->user_timeout_ms);
+	tk_json_kv_u64(j, "retransmits", c->retransmits);
+	tk_json_kv_u64(j, "backoff", c->backoff);
+	tk_json_kv_u64(j, "unacked", c->unacked);
+	tk_json_kv_u64(j, "inode", c->ino);
+	tk_json_key(j, "pid");
+	if (c->pid)
+		tk_json_i64(j, c->pid);
+	else
+		tk_json_null(j);
+	tk_json_key(j, "command");
+	if (c->pid && c->comm[0])
+		tk_json_string(j, c->comm);
+	else
+		tk_json_null(j);
+	tk_json_end_object(j);
+}
+
+static void json_audit_row(struct tk_json *j, const struct tk_snapshot *s,
+			   const struct tk_row *r)
+{
+	const struct tk_audit_row *a = &r->au;
+	enum tk_would_source src;
+	struct tk_policy w;
+	char le[16];
+
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "port", r->port);
+	tk_json_kv_string(j, "direction", tk_dir_name(r->dir));
+	tk_json_kv_u64(j, "established", a->established);
+	tk_json_key(j, "keepalive");
+	tk_json_begin_object(j);
+	for (int k = 0; k < TK_KA_NSTATES; k++)
+		tk_json_kv_u64(j, tk_ka_state_name(k), a->ka[k]);
+	tk_json_end_object(j);
+
+	tk_json_key(j, "idle");
+	tk_json_begin_object(j);
+	for (int i = 0; i < TK_IDLE_NOVER; i++)
+		tk_json_kv_u64(j, tk_idle_over_names[i], a->idle_over[i]);
+	tk_json_kv_double(j, "sum_s", a->idle_sum_s, 3);
+	tk_json_key(j, "buckets");
+	tk_json_begin_object(j);
+	for (int i = 0; i < TK_IDLE_NBUCKETS; i++) {
+		snprintf(le, sizeof(le), "%u", tk_idle_buckets[i]);
+		tk_json_kv_u64(j, le, a->idle_le[i]);
+	}
+	tk_json_kv_u64(j, "+Inf", a->established);
+	tk_json_end_object(j);
+	tk_json_key(j, "histogram");
+	tk_json_begin_array(j);
+	for (int i = 0; i < TK_IDLE_SLOTS; i++) {
+		if (!a->idle_slots[i])
+			continue;
+		tk_json_begin_object(j);
+		tk_json_kv_u64(j, "low_s", i ? 1ull << i : 0);
+		tk_json_key(j, "high_s");
+		if (i < TK_IDLE_LOG_SLOTS)
+			tk_json_u64(j, 1ull << (i + 1));
+		else
+			tk_json_null(j);
+		tk_json_kv_u64(j, "count", a->idle_slots[i]);
+		tk_json_end_object(j);
+	}
+	tk_json_end_array(j);
+	tk_json_end_object(j);
+
+	tk_json_key(j, "stuck");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "count", a->stuck);
+	tk_json_kv_double(j, "oldest_s", a->stuck_oldest_s, 3);
+	tk_json_end_object(j);
+
+	tk_json_key(j, "today");
+	tk_json_begin_object(j);
+	tk_json_kv_u64(j, "never_reaped", a->never_reaped);
+	tk_json_key(j, "reap_within_s");
+	if (a->never_reaped || !a->established)
+		tk_json_null(j);
+	else
+		tk_json_double(j, a->reap_max_s, 0);
+	tk_json_end_object(j);
+
+	src = tk_snapshot_would(s, r->port, &w);
+	tk_json_key(j, "would");
+	tk_json_begin_object(j);
+	tk_json_kv_string(j, "source", tk_would_source_name(src));
+	if (src != TK_WOULD_OFF) {
+		tk_json_kv_u64(j, "idle", w.idle);
+		tk_json_kv_u64(j, "intvl", w.intvl);
+		tk_json_kv_u64(j, "cnt", w.cnt);
+		tk_json_kv_u64(j, "user_timeout", w.user_timeout);
+		tk_json_kv_u64(j, "probe_now", a->probe_now);
+		tk_json_kv_u64(j, "probe_within_idle", a->established);
+		tk_json_kv_double(j, "reap_within_s",
+				  tk_audit_reap_s(w.idle, w.intvl, w.cnt, w.user_timeout), 0);
+	}
+	tk_json_end_object(j);
+	tk_json_end_object(j);
+}
+
+/* The "audit" member: per row, then the connections by address. */
+static void json_audit(struct tk_json *j, const struct tk_snapshot *s)
+{
+	tk_json_key(j, "audit");
+	tk_json_begin_object(j);
+	tk_json_kv_bool(j, "available", s->audit_ok);
+	tk_json_key(j, "error");
+	if (s->audit_ok)
+		tk_json_null(j);
+	else
+		tk_json_string(j, s->audit_err ? strerror(-s->audit_err) : "not asked for");
+	tk_json_kv_double(j, "stuck_after_s", s->stuck_after_s, 3);
+	tk_json_kv_bool(j, "processes", s->audit_pids);
+	tk_json_key(j, "rows");
+	tk_json_begin_array(j);
+	for (size_t i = 0; s->audit_ok && i < s->nrows; i++)
+		if (s->rows[i].au.established || s->rows[i].au.stuck)
+			json_audit_row(j, s, &s->rows[i]);
+	tk_json_end_array(j);
+	tk_json_key(j, "oldest_idle");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->noldest; i++)
+		json_audit_conn(j, s, &s->oldest[i]);
+	tk_json_end_array(j);
+	tk_json_key(j, "stuck");
+	tk_json_begin_array(j);
+	for (size_t i = 0; i < s->nstuck; i++)
+		json_audit_conn(j, s, &s->stuck[i]);
+	tk_json_end_array(j);
+	tk_json_end_object(j);
+}
+
+void tk_render_audit_json(FILE *f, const struct tk_snapshot *s)
+{
+	struct tk_json j;
+
+	tk_json_init(&j, f);
+	tk_json_begin_object(&j);
+	json_time(&j, s);
+	json_netns(&j, s);
+	json_audit(&j, s);
+	tk_json_key(&j, "policy");
+	tk_render_policy_json_to(&j, s);
+	tk_json_end_object(&j);
+	fputc('\n', f);
+	fflush(f);
+}
+
 void tk_render_policy_json_to(struct tk_json *j, const struct tk_snapshot *s)
 {
 	tk_json_begin_array(j);
@@ -289,17 +475,11 @@ void tk_render_memory_json_to(struct tk_json *j, const struct tk_snapshot *s)
 void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snapshot *prev)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
-	time_t t = (time_t)cur->wall_s;
 	struct tk_json j;
-	char when[32];
-	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	tk_json_init(&j, f);
 	tk_json_begin_object(&j);
-	tk_json_kv_string(&j, "time", when);
-	tk_json_kv_double(&j, "monotonic", cur->mono_s, 6);
+	json_time(&j, cur);
 	tk_json_kv_double(&j, "interval_s", dt, 3);
 	tk_json_kv_string(&j, "observer", cur->attach_mode);
 	tk_json_kv_bool(&j, "enforcer", cur->enforcer_ok);
@@ -328,6 +508,7 @@ void tk_render_json(FILE *f, const struct tk_snapshot *cur, const struct tk_snap
 	tk_json_end_array(&j);
 	json_netns(&j, cur);
 	json_pressure(&j, cur);
+	json_audit(&j, cur);
 	tk_json_key(&j, "policy");
 	tk_render_policy_json_to(&j, cur);
 	tk_json_end_object(&j);

@@ -10,6 +10,7 @@
 
 struct tk_render_opts {
 	bool histograms;	/* draw lifetime histograms under the table */
+	bool audit;		/* the audit's section (--audit) */
 	int width, height;	/* both 0: a pipe; else a terminal's size (0: no limit) */
 	bool clear;		/* a terminal: clear it all first (it may hold other
 				 * text, or lines the terminal wrapped on a resize) */
@@ -56,6 +57,19 @@ void tk_render_policy_json(FILE *f, const struct tk_snapshot *s);
 struct tk_json;
 void tk_render_policy_json_to(struct tk_json *j, const struct tk_snapshot *s);
 void tk_render_memory_json_to(struct tk_json *j, const struct tk_snapshot *s);
+/*
+ * audit --json: one object on one line, {time, monotonic, netns, audit,
+ * policy}; "audit" is the member every JSON frame carries too.
+ */
+void tk_render_audit_json(FILE *f, const struct tk_snapshot *s);
+/*
+ * The audit as text: per (port, direction) the keepalive classes, idle
+ * counts and stuck writers, what the would-be policy does, idle-time
+ * histograms, then the oldest idle and stuck connections with their
+ * processes. width 0: no limit. The audit command prints it, and the live
+ * view as its section under --audit.
+ */
+void tk_render_audit_text(FILE *f, const struct tk_snapshot *s, int width);
 /* The policy table as text. */
 void tk_render_policy_text(FILE *f, const struct tk_snapshot *s);
 
