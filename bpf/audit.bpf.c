@@ -45,9 +45,9 @@ static __always_inline bool keepalive_on(struct sock *sk)
 	unsigned long flags;
 
 	if (bpf_core_field_exists(struct sock___old, sk_flags))
-		flags = BPF_CORE_READ((struct sock___old *)sk, sk_flags);
+		flags = ((struct sock___old *)sk)->sk_flags;
 	else
-		flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+		flags = sk->__sk_common.skc_flags;
 	return (flags >> bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)) & 1;
 }
 
@@ -114,7 +114,7 @@ int tk_audit(struct bpf_iter__tcp *ctx)
 	r.ka_intvl = tp->keepalive_intvl;
 	r.ka_cnt = tp->keepalive_probes;
 	r.user_timeout = icsk->icsk_user_timeout;
-	net = BPF_CORE_READ(skc, skc_net.net);
+	net = skc->skc_net.net;
 	ipv4 = &net->ipv4;
 	r.def_time = read_uint(ipv4, sysctl_tcp_keepalive_time);
 	r.def_intvl = read_uint(ipv4, sysctl_tcp_keepalive_intvl);
@@ -132,7 +132,8 @@ int tk_audit(struct bpf_iter__tcp *ctx)
 	r.packets_out = tp->packets_out;
 	if (r.packets_out && (r.retransmits || r.backoff))
 		r.retrans_age = retrans_age_ms(tp);
-	r.ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	/* direct loads: the verifier turns a NULL on the way into 0 */
+	r.ino = sk->sk_socket->file->f_inode->i_ino;
 
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;

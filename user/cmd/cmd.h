@@ -48,10 +48,11 @@ bool tk_is_pinned(void);
 /* Open the pins, or say that nothing is pinned (an exit code). */
 int tk_open_pinned(struct tk_pinned *p);
 /*
- * Load the audit iterator into au and give it to src, with what the
- * options say of the audit (--netns, --stuck-after, --audit: the processes
- * of the listed connections). A refused load is no error: the outputs say
- * why the audit is missing. tk_auditor_close after.
+ * The audit for src, with what the options say (--netns, --stuck-after,
+ * --audit: the processes of the listed connections): for metrics and
+ * audit always, for run and top with --audit. Loads the iterator into au;
+ * a refused load is no error here, the outputs say why the audit is
+ * missing. tk_auditor_close after.
  */
 void tk_audit_source(struct tk_source *src, const struct tk_opts *o, struct tk_auditor *au);
 /* The pins as a source of snapshots. */

@@ -101,12 +101,21 @@ int tk_open_pinned(struct tk_pinned *p)
 
 void tk_audit_source(struct tk_source *src, const struct tk_opts *o, struct tk_auditor *au)
 {
+	memset(au, 0, sizeof(*au));
+	src->netns_rows = o->netns;
+	/*
+	 * The audit walks every connection again, after the dump: at 100,000
+	 * connections it costs about as much as the dump (make bench). The
+	 * live view does it when asked (--audit); metrics and audit always.
+	 */
+	if (!o->audit && o->cmd != TK_CMD_METRICS && o->cmd != TK_CMD_AUDIT)
+		return;
 	tk_auditor_open(au);
 	src->auditor = au;
-	src->netns_rows = o->netns;
 	src->stuck_after_s = o->stuck_after;
 	/* reading /proc for owners is for eyes: the view's section, audit */
 	src->audit_pids = o->audit;
+	src->owners = &au->owners;
 }
 
 struct tk_source tk_pinned_source(const struct tk_pinned *p)

@@ -92,7 +92,7 @@ static const struct {
 	  "remove ports from the pinned policy, live",
 	  "  sudo tcpkeep policy del 110,995\n" },
 	{ "metrics", NULL, TK_CMD_METRICS,
-	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT, false,
+	  A_INTERVAL | A_COUNT | A_LISTEN | A_TEXTFILE | A_EXPORT | A_STUCK, false,
 	  "metrics [--listen ADDR:PORT] [--textfile FILE [-i SEC]] [OPTIONS]",
 	  "Prometheus text exposition of the pinned maps: once on stdout,\n"
 	  "               to a textfile every -i SEC (default 15), or served over HTTP",

@@ -17,6 +17,7 @@ int tk_auditor_open(struct tk_auditor *a)
 	int err;
 
 	memset(a, 0, sizeof(*a));
+	pthread_mutex_init(&a->owners.lock, NULL);
 	a->skel = audit_bpf__open();
 	if (!a->skel) {
 		a->err = -errno;
@@ -45,6 +46,7 @@ void tk_auditor_close(struct tk_auditor *a)
 {
 	bpf_link__destroy(a->link);
 	audit_bpf__destroy(a->skel);
+	pthread_mutex_destroy(&a->owners.lock);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -4,6 +4,7 @@
 #define TK_KERNEL_AUDIT_H
 
 #include "tcpkeep.h"
+#include "kernel/procs.h"
 
 struct audit_bpf;
 struct bpf_link;
@@ -12,6 +13,7 @@ struct tk_auditor {
 	struct audit_bpf *skel;
 	struct bpf_link *link;
 	int err;		/* 0: ready; else why not (a negative errno) */
+	struct tk_procs_cache owners;	/* of the connections it listed */
 };
 
 /*

@@ -48,8 +48,40 @@ static void read_comm(int pid, char comm[16])
 			*c = '?';
 }
 
+/* Does /proc/PID/fd/FD still read socket:[ino]? */
+static bool holds(int pid, int fd, unsigned long long ino)
+{
+	char path[64], link[64], want[40];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len <= 0)
+		return false;
+	link[len] = '\0';
+	snprintf(want, sizeof(want), "socket:[%llu]", ino);
+	return !strcmp(link, want);
+}
+
+static void remember(struct tk_procs_cache *c, const struct tk_audit_conn *conn, int fd)
+{
+	struct tk_procs_owner *o;
+
+	if (!c)
+		return;
+	o = &c->v[c->next];
+	c->next = (c->next + 1) % TK_PROCS_CACHE;
+	if (c->n < TK_PROCS_CACHE)
+		c->n++;
+	o->ino = conn->ino;
+	o->pid = conn->pid;
+	o->fd = fd;
+	memcpy(o->comm, conn->comm, sizeof(o->comm));
+}
+
 /* Mark every connection on inode ino as held by pid; how many were new. */
-static size_t claim(struct tk_audit_conn *v, size_t n, unsigned long long ino, int pid)
+static size_t claim(struct tk_audit_conn *v, size_t n, unsigned long long ino, int pid,
+		    int fd, struct tk_procs_cache *cache)
 {
 	size_t got = 0;
 
@@ -58,7 +90,28 @@ static size_t claim(struct tk_audit_conn *v, size_t n, unsigned long long ino, i
 			continue;
 		v[i].pid = pid;
 		read_comm(pid, v[i].comm);
+		remember(cache, &v[i], fd);
 		got++;
+	}
+	return got;
+}
+
+/* Owners the cache knows and that still hold their socket; how many. */
+static size_t from_cache(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *c)
+{
+	size_t got = 0;
+
+	for (size_t i = 0; c && i < n; i++) {
+		for (size_t k = 0; v[i].ino && !v[i].pid && k < c->n; k++) {
+			const struct tk_procs_owner *o = &c->v[k];
+
+			if (o->ino != v[i].ino || !holds(o->pid, o->fd, o->ino))
+				continue;
+			v[i].pid = o->pid;
+			/* a process renames itself (prctl): read it again */
+			read_comm(o->pid, v[i].comm);
+			got++;
+		}
 	}
 	return got;
 }
@@ -68,20 +121,35 @@ static int pid_cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-void tk_procs_owners(struct tk_audit_conn *v, size_t n)
+static void search(struct tk_audit_conn *v, size_t n, size_t want,
+		   struct tk_procs_cache *cache);
+
+void tk_procs_owners(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *cache)
 {
-	size_t want = 0, fds = 0, npids = 0;
-	struct dirent *e;
-	int *pids;
-	DIR *proc;
+	size_t want = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		v[i].pid = 0;
 		v[i].comm[0] = '\0';
 		want += v[i].ino != 0;
 	}
-	if (!want)
-		return;
+	if (cache)
+		pthread_mutex_lock(&cache->lock);
+	want -= from_cache(v, n, cache);
+	if (want)
+		search(v, n, want, cache);
+	if (cache)
+		pthread_mutex_unlock(&cache->lock);
+}
+
+static void search(struct tk_audit_conn *v, size_t n, size_t want,
+		   struct tk_procs_cache *cache)
+{
+	size_t fds = 0, npids = 0;
+	struct dirent *e;
+	int *pids;
+	DIR *proc;
+
 	proc = opendir("/proc");
 	if (!proc)
 		return;
@@ -120,7 +188,7 @@ void tk_procs_owners(struct tk_audit_conn *v, size_t n)
 				continue;
 			link[len] = '\0';
 			if (sscanf(link, "socket:[%llu]", &ino) == 1)
-				want -= claim(v, n, ino, pids[p]);
+				want -= claim(v, n, ino, pids[p], atoi(e->d_name), cache);
 		}
 		closedir(d);
 	}

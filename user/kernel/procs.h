@@ -3,6 +3,7 @@
 #ifndef TK_PROCS_H
 #define TK_PROCS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include "core/audit.h"
 
@@ -10,12 +11,30 @@
 #define TK_PROCS_MAX	65536
 #define TK_PROCS_FDS_MAX	(1u << 22)
 
+/* Owners found by the last lookups, to check rather than search again. */
+#define TK_PROCS_CACHE	(4 * TK_AUDIT_TOP)
+
+struct tk_procs_cache {
+	pthread_mutex_t lock;	/* the live view and the metrics thread share it */
+	size_t n, next;
+	struct tk_procs_owner {
+		unsigned long long ino;
+		int pid, fd;
+		char comm[16];
+	} v[TK_PROCS_CACHE];
+};
+
+#define TK_PROCS_CACHE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
+
 /*
  * Fill pid and comm of each connection by its socket's inode: the first
  * process found with a descriptor of it (the lowest pid, for sockets
- * shared after fork). Stops when all are found; one that is not keeps pid
- * 0 (no file yet, gone, or past the bounds).
+ * shared after fork). An owner in the cache whose descriptor still reads
+ * the inode is taken without a search; the search reads every process's
+ * descriptors (as ss -p does: a second at 200,000 descriptors) and stops
+ * when all are found. One not found keeps pid 0 (no file yet, gone, or
+ * past the bounds). cache may be NULL.
  */
-void tk_procs_owners(struct tk_audit_conn *v, size_t n);
+void tk_procs_owners(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *cache);
 
 #endif

@@ -40,8 +40,8 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	s->would = src->would;
 	tk_sockdiag_states(s, ports, src->auditor);
 	if (src->audit_pids && s->audit_ok) {
-		tk_procs_owners(s->oldest, s->noldest);
-		tk_procs_owners(s->stuck, s->nstuck);
+		tk_procs_owners(s->oldest, s->noldest, src->owners);
+		tk_procs_owners(s->stuck, s->nstuck, src->owners);
 		s->audit_pids = true;
 	}
 	tk_snapshot_filter(s, ports);

@@ -9,6 +9,7 @@
 #include "kernel/reader.h"
 
 struct tk_auditor;
+struct tk_procs_cache;
 struct tk_policy_table;
 
 struct tk_source {
@@ -21,6 +22,7 @@ struct tk_source {
 	/* the audit (core/audit.h); NULL: none */
 	const struct tk_auditor *auditor;
 	bool audit_pids;	/* look up the processes of the listed connections */
+	struct tk_procs_cache *owners;	/* their owners from the last frames; NULL: none */
 	double stuck_after_s;	/* stuck: no ACK for this long; 0: the default */
 	const struct tk_policy_table *would;	/* audit -k; NULL: none */
 };
