@@ -200,7 +200,7 @@ def test_help_has_usage_and_examples():
     assert "usage: tcpkeep" in p.stdout and "examples:" in p.stdout
 
 
-COMMANDS = ["run", "pin", "unpin", "status", "top", "policy", "metrics"]
+COMMANDS = ["run", "pin", "unpin", "status", "top", "policy", "metrics", "audit"]
 
 
 def help_of(*args):
