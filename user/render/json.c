@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include "core/hist.h"
 #include "core/json.h"
+#include "core/policy.h"
 #include "render/render.h"
 
 static void json_transitions(struct tk_json *j, const struct tk_row *r)
@@ -245,6 +246,13 @@ static void json_pressure(struct tk_json *j, const struct tk_snapshot *s)
 	tk_json_end_object(j);
 }
 
+/* A policy's KEYs (core/policy.h) as members, in their order. */
+static void json_policy_values(struct tk_json *j, const struct tk_policy *p)
+{
+	for (int k = 0; k < TK_POL_NKEYS; k++)
+		tk_json_kv_u64(j, tk_policy_fields[k].name, tk_policy_get(p, k));
+}
+
 /* "time" (UTC) and "monotonic" (seconds) of a snapshot */
 static void json_time(struct tk_json *j, const struct tk_snapshot *s)
 {
@@ -369,10 +377,7 @@ static void json_audit_row(struct tk_json *j, const struct tk_snapshot *s,
 	tk_json_begin_object(j);
 	tk_json_kv_string(j, "source", tk_would_source_name(src));
 	if (src != TK_WOULD_OFF) {
-		tk_json_kv_u64(j, "idle", w.idle);
-		tk_json_kv_u64(j, "intvl", w.intvl);
-		tk_json_kv_u64(j, "cnt", w.cnt);
-		tk_json_kv_u64(j, "user_timeout", w.user_timeout);
+		json_policy_values(j, &w);
 		tk_json_kv_u64(j, "probe_now", a->probe_now);
 		tk_json_kv_u64(j, "probe_within_idle", a->established);
 		tk_json_kv_double(j, "reap_within_s",
@@ -439,12 +444,8 @@ void tk_render_policy_json_to(struct tk_json *j, const struct tk_snapshot *s)
 		tk_json_begin_object(j);
 		tk_json_kv_u64(j, "port", p->port);
 		tk_json_kv_bool(j, "off", p->pol.off);
-		if (!p->pol.off) {
-			tk_json_kv_u64(j, "idle", p->pol.idle);
-			tk_json_kv_u64(j, "intvl", p->pol.intvl);
-			tk_json_kv_u64(j, "cnt", p->pol.cnt);
-			tk_json_kv_u64(j, "user_timeout", p->pol.user_timeout);
-		}
+		if (!p->pol.off)
+			json_policy_values(j, &p->pol);
 		tk_json_end_object(j);
 	}
 	tk_json_end_array(j);
