@@ -27,6 +27,10 @@ int tk_cmd_audit(struct tk_opts *o)
 		return tk_error("cannot open %s: %s", TK_PIN_DIR, strerror(-err));
 	if (p.present && p.fds.policy >= 0)
 		src = tk_pinned_source(&p);
+	else if (tk_run_holder() > 0)
+		tk_note("tcpkeep run (pid %ld) keeps its policy to itself: its connections "
+			"count as other here; tcpkeep run --audit shows them as policy",
+			tk_run_holder());
 	o->audit = true;
 	tk_audit_source(&src, o, &au);
 	src.would = o->policy;
