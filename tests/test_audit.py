@@ -749,3 +749,22 @@ def test_bad_audit_usage_exits_2_and_changes_nothing(root, sockets, args):
         assert probe.connect_ex(("127.0.0.1", 27399)) != 0
     finally:
         probe.close()
+
+
+@pytest.mark.vm
+def test_namespace_with_keepalive_time_0_is_audited(root, pair):
+    """A namespace may set net.ipv4.tcp_keepalive_time to 0: its
+    connections are audited all the same (tcpkeep learns HZ from another
+    sysctl), their effective idle 0."""
+    port = quiet_port(27211)
+    pair.server.cmd("listen", SRV_ADDR, port)
+    subprocess.run(["ip", "netns", "exec", pair.srv_ns, "sysctl", "-qw",
+                    "net.ipv4.tcp_keepalive_time=0"], check=True)
+    _, cport = pair.connect(port)
+    out = audit("--netns", "-p", str(port))
+    srv_end = the_conn(out, direction="in", remote_port=cport)
+    assert srv_end["netns"] == pair.srv_inode and srv_end["keepalive_idle"] == 0, srv_end
+    assert srv_end["keepalive"] == "off" and srv_end["pid"] == pair.server.pid
+    assert the_conn(out, direction="out", local_port=cport)["keepalive_idle"] == 7200
+    for direction in ("in", "out"):
+        assert audit_row(out, port, direction)["established"] == 1, direction
