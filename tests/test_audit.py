@@ -554,8 +554,9 @@ def test_stuck_writer_under_a_policy_shows_it_then_goes(nothing_pinned, pair):
         seen, frames = [], 0
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            line = top.stdout.readline()
-            assert line, top.stderr.read()
+            ready, _, _ = select.select([top.stdout], [], [], 60)
+            line = top.stdout.readline() if ready else ""
+            assert line, f"no frame from top after {frames}"
             f = json.loads(line)
             frames += 1
             listed = conns(f, "stuck", remote_port=cport)
@@ -569,7 +570,8 @@ def test_stuck_writer_under_a_policy_shows_it_then_goes(nothing_pinned, pair):
         assert (c["keepalive"], c["user_timeout_ms"], c["pid"], c["command"]) == \
             ("policy", 8000, pair.server.pid, "tk-audit-writer"), c
         assert c["retransmitting_s"] >= seen[0]["retransmitting_s"]
-        assert c["retransmitting_s"] < 8 + 1, c
+        # the kernel aborts it once retransmitting for the user timeout
+        assert c["retransmitting_s"] < 8 + 2, c
         assert audit_row(f, port, "in") is None or audit_row(f, port, "in")["stuck"]["count"] == 0
         assert pair.server.cmd("wait_error", i, 60)["errno"] == "ETIMEDOUT"
     finally:
