@@ -30,7 +30,7 @@ import pytest
 
 from conftest import (CAN, LACKS, ROOT, TCPKEEP, keepalive_options, quiet_port, row,
                       run_tcpkeep, tk_programs)
-from mailnet import MailNet, ns_path, purge_stale, unique_prefix
+from mailnet import MailNet, list_namespaces, ns_path, purge_stale, unique_prefix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "audithold.py")
@@ -587,8 +587,10 @@ IMAP, POP3 = 27143, 27110
 @pytest.fixture
 def mailnet(root):
     purge_stale("tka")
-    with MailNet(IMAP, POP3, unique_prefix("tka")) as net:
+    prefix = unique_prefix("tka")
+    with MailNet(IMAP, POP3, prefix) as net:
         yield net
+    assert list_namespaces(prefix) == [], "MailNet left its namespaces"
 
 
 def session(out, net, client):
