@@ -163,8 +163,9 @@ struct states_arg {
 	char *buf;
 	const struct tk_auditor *au;
 	uint32_t ns;		/* the namespace being visited */
-	unsigned int hz;	/* the kernel's, from its keepalive sysctl */
+	unsigned int hz;	/* the kernel's, from a keepalive sysctl; 0: not yet */
 	long ka_time_s;		/* net.ipv4.tcp_keepalive_time, seconds */
+	long ka_intvl_s;	/* net.ipv4.tcp_keepalive_intvl, seconds */
 };
 
 static int audit_one(const struct tk_audit_rec *r, void *p)
@@ -172,11 +173,17 @@ static int audit_one(const struct tk_audit_rec *r, void *p)
 	struct states_arg *a = p;
 	struct tk_audit_conn c;
 
-	if (!a->hz) {
+	/*
+	 * HZ is the kernel's, the same in every namespace: learnt once, from
+	 * the first namespace whose sysctls give it. A namespace may set
+	 * tcp_keepalive_time to 0 (no HZ in 0 jiffies): its interval then.
+	 */
+	if (!a->hz)
 		a->hz = tk_audit_hz(r->def_time, (uint32_t)a->ka_time_s);
-		if (!a->hz)
-			return -EPROTO;
-	}
+	if (!a->hz)
+		a->hz = tk_audit_hz(r->def_intvl, (uint32_t)a->ka_intvl_s);
+	if (!a->hz)
+		return -EPROTO;
 	/* not ours to judge: a socket the iterator should not have sent */
 	if (tk_audit_conn_of(r, a->hz, &c))
 		return 0;
@@ -191,10 +198,11 @@ static int audit_in(struct states_arg *a, uint32_t index)
 {
 	int err = tk_sysctl_read("net.ipv4.tcp_keepalive_time", &a->ka_time_s, 1);
 
+	if (!err)
+		err = tk_sysctl_read("net.ipv4.tcp_keepalive_intvl", &a->ka_intvl_s, 1);
 	if (err)
 		return err;
 	a->ns = index;
-	a->hz = 0;
 	return tk_auditor_read(a->au, audit_one, a);
 }
 
