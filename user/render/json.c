@@ -166,6 +166,12 @@ static void json_netns(struct tk_json *j, const struct tk_snapshot *s)
 		else
 			tk_json_null(j);
 		if (!n->err) {
+			/* its sockets were read, its audit (if asked) may not be */
+			tk_json_key(j, "audit_error");
+			if (n->audit_err)
+				tk_json_string(j, strerror(-n->audit_err));
+			else
+				tk_json_null(j);
 			tk_json_kv_u64(j, "sockets", n->sockets);
 			tk_json_key(j, "local_port_range");
 			tk_json_begin_array(j);
