@@ -1800,6 +1800,9 @@ static void test_status_json(void)
 		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,\"unreadable_processes\":0,"
 		"\"namespaces\":[]},\"port_pressure\":{\"local_port_range_size\":0,\"untracked\":0,"
 		"\"destinations\":[]},\"listen_queues\":{\"untracked\":0,\"listeners\":[]},"
+		"\"audit\":{\"available\":false,\"error\":\"not asked for\","
+		"\"stuck_after_s\":0.000,\"processes\":false,\"rows\":[],\"oldest_idle\":[],"
+		"\"stuck\":[]},"
 		"\"policy\":" POLICY "}\n"));
 	tk_snapshot_free(&s);
 }
