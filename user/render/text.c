@@ -700,12 +700,28 @@ static int histogram_reserve(const struct tk_snapshot *s, const struct tk_render
 	return 0;
 }
 
+/*
+ * --audit: asked for, so before the lifetime histograms, in the lines the
+ * sections above leave (they keep TK_AUDIT_VIEW_MIN of them).
+ */
+static void print_audit(const struct frame *fr, const struct tk_snapshot *s, int reserve)
+{
+	int left = room(fr, reserve);
+
+	fputc('\n', fr->f);
+	if (left == INT_MAX)
+		left = 0;
+	else if (--left < TK_AUDIT_VIEW_MIN)
+		left = TK_AUDIT_VIEW_MIN;
+	tk_render_audit_view(fr->f, s, fr->width, left);
+}
+
 static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		   const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
 	size_t hidden = 0;
-	int reserve;
+	int reserve, audit;
 
 	print_header(fr->f, fr->width, cur, dt);
 	fputc('\n', fr->f);
@@ -724,13 +740,16 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		fprintf(fr->f, "(%zu columns hidden: widen the terminal to %d or use --json)\n",
 			hidden, row_width(SET_FULL));
 	reserve = histogram_reserve(cur, o);
-	print_ns_rows(fr, cur, reserve + pressure_lines(cur) + queues_lines(cur));
-	print_pressure(fr, cur, reserve + queues_lines(cur));
-	print_queues(fr, cur, reserve);
+	audit = o->audit ? 1 + TK_AUDIT_VIEW_MIN : 0;
+	print_ns_rows(fr, cur, reserve + audit + pressure_lines(cur) + queues_lines(cur));
+	print_pressure(fr, cur, reserve + audit + queues_lines(cur));
+	print_queues(fr, cur, reserve + audit);
 	if (cur->npolicy) {
 		fputc('\n', fr->f);
 		tk_render_policy_text(fr->f, cur);
 	}
+	if (o->audit)
+		print_audit(fr, cur, reserve);
 	if (o->histograms)
 		print_histograms(fr, cur);
 }
