@@ -296,12 +296,6 @@ static void conn_reap(char *buf, size_t len, const struct tk_audit_conn *c)
 					    (c->user_timeout_ms + 999) / 1000), buf, len);
 }
 
-/* Lines of a list of n entries showing show: blank, title, headings, more. */
-static int list_lines(size_t n, size_t show)
-{
-	return n ? 3 + (int)show + (show < n) : 0;
-}
-
 static void list_more(struct out *o, size_t n, size_t show, bool view)
 {
 	if (show < n)
@@ -318,7 +312,7 @@ static void oldest_list(struct out *o, const struct tk_snapshot *s, size_t show,
 	emit(o, "%s", "");
 	emit(o, "oldest idle  (silent the longest; REAP: until keepalive closes it if the "
 	     "peer is dead)");
-	emit(o, "   IDLE  KEEPALIVE          REAP      PID  COMMAND          CONNECTION");
+	emit(o, "   IDLE  KEEPALIVE         REAP      PID  COMMAND          CONNECTION");
 	for (size_t i = 0; i < show; i++) {
 		const struct tk_audit_conn *c = &s->oldest[i];
 
@@ -404,16 +398,31 @@ static void legend(struct out *o)
 	     "within this");
 }
 
-static size_t clamp(long v, size_t lo, size_t hi)
+/*
+ * Entries of a list of n, at most cap, that fit in budget lines with the
+ * line saying how many more there are; one at least (n 0: none).
+ */
+static size_t fit_list(size_t n, size_t cap, int budget)
 {
-	if (v < (long)lo)
-		return lo < hi ? lo : hi;
-	return (size_t)v < hi ? (size_t)v : hi;
+	size_t show = n < cap ? n : cap;
+
+	if (!n || (long)show + (show < n) <= budget)
+		return show;
+	return budget > 2 ? (size_t)budget - 1 : 1;
+}
+
+/* Lines of those entries and that line. */
+static int entry_lines(size_t n, size_t show)
+{
+	return (int)show + (show < n);
 }
 
 /*
  * The section into o, in at most height lines (0: no limit), the lists
- * capped at cap entries; view: the live view's (no legend).
+ * capped at cap entries; view: the live view's (no legend). Short of
+ * lines, the table keeps a row, then the stuck writers one entry, then
+ * the oldest idle; what is left goes to more rows and entries, then to
+ * the histograms.
  */
 static void section(struct out *o, const struct tk_snapshot *s, int height, size_t cap,
 		    bool view)
@@ -421,7 +430,8 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 	enum colset set = set_for(o->width);
 	unsigned int bar = tk_hist_bar_for(o->width);
 	size_t nrows = 0, rows, noldest, nstuck, hists = 0, left_out = 0;
-	int hidden = 0, left, fixed;
+	bool stuck = true, oldest = true, note = true;
+	int hidden = 0, left, min;
 
 	title(o, s);
 	if (!s->audit_ok)
@@ -437,17 +447,27 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 	nstuck = s->nstuck < cap ? s->nstuck : cap;
 	left = height > 0 ? height - o->lines : INT_MAX;
 	if (height > 0) {
-		/* the note saying how many histograms were left out */
-		left -= hists ? 2 : 0;
-		/* table rows first, then the stuck, then the idle: one of each at least */
-		fixed = 2 + !!hidden + (nrows ? 0 : 1);
-		rows = clamp(left - fixed - 1 - list_lines(s->nstuck, 1) -
-			     list_lines(s->noldest, 1) - (s->nstuck ? 0 : 2), 1, nrows);
-		left -= fixed + (int)rows + (rows < nrows);
-		nstuck = clamp(left - 4 - list_lines(s->noldest, 1), 1, nstuck);
-		left -= s->nstuck ? list_lines(s->nstuck, nstuck) : 2;
-		noldest = clamp(left - 4, 1, noldest);
-		left -= list_lines(s->noldest, noldest);
+		/* blank, headings, a row or the line saying there is none */
+		left -= 2 + !!hidden + (nrows ? entry_lines(nrows, 1) : 1);
+		min = s->nstuck ? 3 + entry_lines(s->nstuck, 1) : 2;
+		stuck = min <= left;
+		left -= stuck ? min : 0;
+		min = s->noldest ? 3 + entry_lines(s->noldest, 1) : 0;
+		oldest = min <= left;
+		left -= oldest ? min : 0;
+		note = hists && 2 <= left;
+		left -= note ? 2 : 0;
+		/* then more of each, as much as is left */
+		rows = fit_list(nrows, nrows, entry_lines(nrows, 1) + left);
+		left -= entry_lines(nrows, rows) - entry_lines(nrows, 1);
+		if (stuck && s->nstuck) {
+			nstuck = fit_list(s->nstuck, cap, entry_lines(s->nstuck, 1) + left);
+			left -= entry_lines(s->nstuck, nstuck) - entry_lines(s->nstuck, 1);
+		}
+		if (oldest && s->noldest) {
+			noldest = fit_list(s->noldest, cap, entry_lines(s->noldest, 1) + left);
+			left -= entry_lines(s->noldest, noldest) - entry_lines(s->noldest, 1);
+		}
 	}
 	emit(o, "%s", "");
 	table_line(o, s, set, NULL);
@@ -472,7 +492,6 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 
 		if (!need)
 			continue;
-		/* room for the note when more would follow */
 		if (!left_out && bar && need <= left) {
 			idle_hist(o, r, bar);
 			left -= need;
@@ -480,13 +499,15 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 			left_out++;
 		}
 	}
-	if (left_out) {
+	if (left_out && note) {
 		emit(o, "%s", "");
 		emit(o, "(%zu idle histogram%s left out: enlarge the terminal)", left_out,
 		     left_out == 1 ? "" : "s");
 	}
-	oldest_list(o, s, noldest, view);
-	stuck_list(o, s, nstuck, view);
+	if (oldest)
+		oldest_list(o, s, noldest, view);
+	if (stuck)
+		stuck_list(o, s, nstuck, view);
 }
 
 void tk_render_audit_text(FILE *f, const struct tk_snapshot *s, int width)
