@@ -31,7 +31,7 @@ static const struct {
 	{ "run", NULL, TK_CMD_RUN,
 	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS | A_POLICY | A_CGROUP |
 	  A_LIFETIMES | A_LISTEN | A_EXPORT | A_AUDIT | A_STUCK, false,
-	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--netns] [--audit] [POLICY]",
+	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--audit] [POLICY]",
 	  "attach, show a live view until Ctrl-C or SIGTERM, detach\n"
 	  "               (the default command); sets the policy's keepalive\n"
 	  "               options on new and existing connections of its ports\n"
@@ -71,11 +71,11 @@ static const struct {
 	  "  sudo tcpkeep top --audit -p 143,993 idle and stuck IMAP connections, live\n" },
 	{ "audit", NULL, TK_CMD_AUDIT, A_PORT | A_JSON | A_NETNS | A_STUCK | A_WOULD, false,
 	  "audit [-p LIST] [--json] [--netns] [--stuck-after SEC] [-k SPEC]",
-	  "established connections now: keepalive off, kernel default, policy\n"
-	  "               or other; idle times; writers stuck retransmitting to a\n"
-	  "               silent peer, with their processes; what the policy (or\n"
-	  "               -k SPEC, else the built-in default) would change. Reads,\n"
-	  "               changes nothing",
+	  "established connections now: keepalive off, kernel default,\n"
+	  "               policy or other; idle times; writers stuck retransmitting\n"
+	  "               to a silent peer, with their processes; what the policy\n"
+	  "               (or -k SPEC, else the built-in default) would change.\n"
+	  "               Reads, changes nothing",
 	  "  sudo tcpkeep audit -p 143,993,110,995   before tcpkeep pin: what it will do\n"
 	  "  sudo tcpkeep audit -k 143:idle=120      what a shorter idle would probe\n"
 	  "  sudo tcpkeep audit --json | jq .audit.stuck\n" },
