@@ -47,6 +47,14 @@ METRICS = {
     "tcpkeep_listen_queue_limit",
     "tcpkeep_netns_visited",
     "tcpkeep_netns_unvisited",
+    # the audit of established connections
+    "tcpkeep_established_keepalive",
+    "tcpkeep_connections_idle_seconds_bucket",
+    "tcpkeep_connections_idle_seconds_sum",
+    "tcpkeep_connections_idle_seconds_count",
+    "tcpkeep_stuck_writers",
+    "tcpkeep_stuck_writer_oldest_seconds",
+    "tcpkeep_audit_available",
     "up",
 }
 
@@ -58,8 +66,10 @@ TEXTFILE_METRICS = {"node_textfile_mtime_seconds", "node_textfile_scrape_error"}
 # regular expression too). Catches "closewait", "CLOSE_WAIT", "inbound".
 STATES = {"established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2",
           "time_wait", "close", "close_wait", "last_ack", "listen", "closing"}
+# The keepalive classes of tcpkeep_established_keepalive, in its state label.
+KEEPALIVE_STATES = {"off", "kernel_default", "policy", "other"}
 LABEL_VALUES = {
-    "state": STATES,
+    "state": STATES | KEEPALIVE_STATES,
     # pairs outside the table of known transitions are exported as other
     "from_state": STATES | {"other"},
     "to_state": STATES | {"other"},
@@ -204,7 +214,9 @@ def test_rules_cover_the_brief():
                    "tcpkeep_netns_unvisited > 0",
                    "tcpkeep_dead_peers_total", "tcpkeep_bpf_program_attached == 0",
                    "absent(tcpkeep_build_info", 'up{job="tcpkeep"} == 0',
-                   "increase(tcpkeep_missed_events_total"):
+                   "increase(tcpkeep_missed_events_total",
+                   "tcpkeep_stuck_writer_oldest_seconds", "tcpkeep_user_timeout_seconds > 0",
+                   'tcpkeep_established_keepalive{state="off"}'):
         assert needle in exprs, needle
 
 

@@ -787,7 +787,7 @@ static void test_json_pressure(void)
 	CHECK(strstr(buf, "\"accept_queue\":{\"listeners\":2,\"queue\":128,\"limit\":128}"));
 	CHECK(strstr(buf, "\"netns\":{\"visited\":3,\"unvisited\":2,\"unreadable_processes\":1,"
 		     "\"namespaces\":[{\"inode\":4026531840,\"self\":true,\"name\":null,\"pid\":1,"
-		     "\"error\":null,\"sockets\":0,\"local_port_range\":[0,0]},"
+		     "\"error\":null,\"audit_error\":null,\"sockets\":0,\"local_port_range\":[0,0]},"
 		     "{\"inode\":4026531841,\"self\":false,\"name\":\"tkr-a\",\"pid\":null,"));
 	CHECK(strstr(buf, "{\"inode\":4026531843,\"self\":false,\"name\":null,\"pid\":77,"
 		     "\"error\":\"Operation not permitted\"}"));
@@ -1800,6 +1800,9 @@ static void test_status_json(void)
 		"\"rows\":[],\"netns\":{\"visited\":0,\"unvisited\":0,\"unreadable_processes\":0,"
 		"\"namespaces\":[]},\"port_pressure\":{\"local_port_range_size\":0,\"untracked\":0,"
 		"\"destinations\":[]},\"listen_queues\":{\"untracked\":0,\"listeners\":[]},"
+		"\"audit\":{\"available\":false,\"error\":\"not asked for\","
+		"\"stuck_after_s\":0.000,\"processes\":false,\"rows\":[],\"oldest_idle\":[],"
+		"\"stuck\":[]},"
 		"\"policy\":" POLICY "}\n"));
 	tk_snapshot_free(&s);
 }
@@ -2133,6 +2136,590 @@ static void test_prom_pressure(void)
 	free(ports);
 }
 
+/* ---- the audit (core/audit.c) and its outputs ---- */
+
+static void test_audit_hz(void)
+{
+	CHECK(tk_audit_hz(7200 * 250, 7200) == 250);
+	CHECK(tk_audit_hz(7200 * 1000, 7200) == 1000);
+	CHECK(tk_audit_hz(7200 * 100, 7200) == 100);
+	CHECK(tk_audit_hz(300 * 24, 300) == 24);
+	CHECK(tk_audit_hz(7200 * 250, 0) == 0);		/* no sysctl read */
+	CHECK(tk_audit_hz(7200 * 250 + 1, 7200) == 0);	/* not a whole HZ */
+	CHECK(tk_audit_hz(7200 * 7, 7200) == 0);	/* an HZ Linux has not */
+	CHECK(tk_audit_hz(0, 7200) == 0);
+}
+
+#define HZ 250
+
+/* A record of an established IPv4 connection 10.0.0.1:993 <- 10.0.0.2:45000. */
+static struct tk_audit_rec audit_rec(void)
+{
+	struct tk_audit_rec r = {
+		.family = AF_INET, .state = TK_ESTABLISHED, .keepalive = 1,
+		.def_cnt = 9, .lport = 993, .rport = 45000,
+		.idle = 90 * HZ, .ack_age = 5 * HZ + HZ / 2,
+		.ka_intvl = 60 * HZ, .def_time = 7200 * HZ, .def_intvl = 75 * HZ,
+		.packets_out = 3, .retrans_age = 12500, .retransmits = 4, .backoff = 2,
+		.ino = 4242,
+		.laddr = { 10, 0, 0, 1 }, .raddr = { 10, 0, 0, 2 },
+	};
+
+	return r;
+}
+
+static void test_audit_conn_of(void)
+{
+	static const uint8_t mapped1[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 1 };
+	static const uint8_t mapped2[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 2 };
+	static const uint8_t v6[16] = { 0xfd, [15] = 1 };
+	struct tk_audit_rec r = audit_rec();
+	struct tk_audit_conn c;
+
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == 0);
+	CHECK(c.family == AF_INET && c.state == TK_ESTABLISHED && c.keepalive);
+	CHECK(c.lport == 993 && c.rport == 45000 && !memcmp(c.laddr, r.laddr, 16));
+	CHECK(c.idle_s == 90 && c.ack_age_s == 5.5 && c.retrans_age_s == 12.5);
+	/* unset options are the namespace's; set ones the socket's */
+	CHECK(c.def_idle == 7200 && c.def_intvl == 75 && c.def_cnt == 9);
+	CHECK(c.ka_idle == 7200 && c.ka_intvl == 60 && c.ka_cnt == 9);
+	CHECK(c.retransmits == 4 && c.backoff == 2 && c.unacked == 3 && c.ino == 4242);
+	CHECK(c.user_timeout_ms == 0 && c.pid == 0 && !c.stuck);
+	/* whole seconds, as getsockopt rounds jiffies */
+	r.ka_time = 300 * HZ + HZ - 1;
+	r.ka_cnt = 5;
+	r.user_timeout = 600000;
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == 0);
+	CHECK(c.ka_idle == 300 && c.ka_cnt == 5 && c.user_timeout_ms == 600000);
+	/* v4-mapped addresses: IPv4, the address in the first four bytes */
+	r.family = AF_INET6;
+	memcpy(r.laddr, mapped1, 16);
+	memcpy(r.raddr, mapped2, 16);
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == 0);
+	CHECK(c.family == AF_INET && !memcmp(c.laddr, mapped1 + 12, 4) &&
+	      !memcmp(c.raddr, mapped2 + 12, 4));
+	CHECK(!memcmp(c.laddr + 4, v6 + 4, 11) && !memcmp(c.raddr + 4, v6 + 4, 11));
+	/* only both mapped is IPv4 */
+	memcpy(r.raddr, v6, 16);
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == 0);
+	CHECK(c.family == AF_INET6 && !memcmp(c.raddr, v6, 16) && !memcmp(c.laddr, mapped1, 16));
+	r.state = TK_CLOSE_WAIT;
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == 0 && c.state == TK_CLOSE_WAIT);
+	/* what it cannot convert */
+	CHECK(tk_audit_conn_of(&r, 0, &c) == -EINVAL);
+	r.state = TK_LISTEN;
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == -EINVAL);
+	r = audit_rec();
+	r.family = AF_UNIX;
+	CHECK(tk_audit_conn_of(&r, HZ, &c) == -EINVAL);
+}
+
+static void test_audit_classify(void)
+{
+	const struct tk_policy pol = { .idle = 300, .intvl = 60, .cnt = 5, .user_timeout = 600 };
+	const struct tk_policy no_uto = { .idle = 300, .intvl = 60, .cnt = 5 };
+	const struct tk_policy off = { .idle = 300, .intvl = 60, .cnt = 5, .off = 1 };
+	struct tk_audit_conn c = {
+		.keepalive = true, .ka_idle = 300, .ka_intvl = 60, .ka_cnt = 5,
+		.def_idle = 7200, .def_intvl = 75, .def_cnt = 9, .user_timeout_ms = 600000,
+	};
+
+	CHECK(tk_audit_classify(&c, &pol) == TK_KA_POLICY);
+	CHECK(tk_audit_classify(&c, &no_uto) == TK_KA_POLICY);
+	CHECK(tk_audit_classify(&c, NULL) == TK_KA_OTHER);
+	CHECK(tk_audit_classify(&c, &off) == TK_KA_OTHER);	/* exempt: no policy */
+	/* the policy sets a user timeout: one missing is not the policy's */
+	c.user_timeout_ms = 0;
+	CHECK(tk_audit_classify(&c, &pol) == TK_KA_OTHER);
+	CHECK(tk_audit_classify(&c, &no_uto) == TK_KA_POLICY);
+	c.ka_cnt = 4;
+	CHECK(tk_audit_classify(&c, &no_uto) == TK_KA_OTHER);
+	/* the namespace's values, with or without a policy */
+	c.ka_idle = 7200;
+	c.ka_intvl = 75;
+	c.ka_cnt = 9;
+	CHECK(tk_audit_classify(&c, NULL) == TK_KA_DEFAULT);
+	CHECK(tk_audit_classify(&c, &pol) == TK_KA_DEFAULT);
+	/* off is off, whatever the values */
+	c.keepalive = false;
+	CHECK(tk_audit_classify(&c, NULL) == TK_KA_OFF);
+	c.ka_idle = 300;
+	c.ka_intvl = 60;
+	c.ka_cnt = 5;
+	CHECK(tk_audit_classify(&c, &no_uto) == TK_KA_OFF);
+	CHECK(!strcmp(tk_ka_state_name(TK_KA_OFF), "off"));
+	CHECK(!strcmp(tk_ka_state_name(TK_KA_DEFAULT), "kernel_default"));
+	CHECK(!strcmp(tk_ka_state_name(TK_KA_POLICY), "policy"));
+	CHECK(!strcmp(tk_ka_state_name(TK_KA_OTHER), "other"));
+	CHECK(!strcmp(tk_ka_state_name(TK_KA_NSTATES), "?"));
+}
+
+static void test_audit_reap(void)
+{
+	/* probes after idle, cnt of them intvl apart */
+	CHECK(tk_audit_reap_s(300, 60, 5, 0) == 600);
+	CHECK(tk_audit_reap_s(7200, 75, 9, 0) == 7875);
+	/* a user timeout: the first tick after it */
+	CHECK(tk_audit_reap_s(300, 60, 5, 600) == 600);
+	CHECK(tk_audit_reap_s(300, 60, 5, 610) == 660);
+	CHECK(tk_audit_reap_s(300, 60, 5, 1000) == 1020);	/* later than cnt probes */
+	/* shorter than idle: the first probe's tick */
+	CHECK(tk_audit_reap_s(300, 60, 5, 100) == 360);
+	CHECK(tk_audit_reap_s(300, 0, 5, 600) == 300);
+}
+
+/* An established connection idle for idle_s, into a. */
+static void audit_add(struct tk_audit_row *a, double idle_s, bool keepalive,
+		      const struct tk_policy *would)
+{
+	struct tk_audit_conn c = {
+		.state = TK_ESTABLISHED, .keepalive = keepalive, .idle_s = idle_s,
+		.ka = keepalive ? TK_KA_DEFAULT : TK_KA_OFF,
+		.ka_idle = 7200, .ka_intvl = 75, .ka_cnt = 9,
+	};
+
+	tk_audit_row_add(a, &c, would);
+}
+
+static void test_audit_row(void)
+{
+	static const double idle[] = {
+		0.5, 59.9, 60, 60.5, 600, 600.5, 3600, 3601, 86400, 86401,
+	};
+	const struct tk_policy would = { .idle = 600, .intvl = 60, .cnt = 5 };
+	struct tk_audit_row a = { 0 }, b;
+	struct tk_audit_conn stuck = {
+		.state = TK_CLOSE_WAIT, .stuck = true, .retrans_age_s = 30,
+		.keepalive = true, .ka = TK_KA_OTHER, .idle_s = 99999,
+	};
+	double sum = 0;
+
+	for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++) {
+		audit_add(&a, idle[i], i % 2, &would);
+		sum += idle[i];
+	}
+	/* a CLOSE_WAIT one counts as stuck only */
+	tk_audit_row_add(&a, &stuck, &would);
+	stuck.state = TK_ESTABLISHED;
+	stuck.retrans_age_s = 12;
+	stuck.idle_s = 0;
+	tk_audit_row_add(&a, &stuck, &would);
+	CHECK(a.established == 11);
+	CHECK(a.ka[TK_KA_OFF] == 5 && a.ka[TK_KA_DEFAULT] == 5 && a.ka[TK_KA_OTHER] == 1 &&
+	      a.ka[TK_KA_POLICY] == 0);
+	/* le: at most the bound, the bound included */
+	CHECK(a.idle_le[0] == 4);	/* 0, 0.5, 59.9, 60 */
+	CHECK(a.idle_le[1] == 6);	/* and 60.5, 600 */
+	CHECK(a.idle_le[2] == 8);	/* and 600.5, 3600 */
+	CHECK(a.idle_le[3] == 9);	/* and 3601 */
+	CHECK(a.idle_le[4] == 10);	/* and 86400; 86401 only in +Inf */
+	/* over: strictly more */
+	CHECK(a.idle_over[TK_IDLE_OVER_10M] == 5);
+	CHECK(a.idle_over[TK_IDLE_OVER_1H] == 3);
+	CHECK(a.idle_over[TK_IDLE_OVER_1D] == 1);
+	CHECK(fabs(a.idle_sum_s - sum) < 1e-6);
+	/* log2 slots of whole seconds: [0, 2), [32, 64), [512, 1024), ... */
+	CHECK(a.idle_slots[0] == 2 && a.idle_slots[5] == 3 && a.idle_slots[6] == 0);
+	CHECK(a.idle_slots[9] == 2 && a.idle_slots[11] == 2 && a.idle_slots[16] == 2);
+	CHECK(a.stuck == 2 && a.stuck_oldest_s == 30);
+	CHECK(a.never_reaped == 5 && a.reap_max_s == 7875);
+	/* would probe at once: idle for its idle or more */
+	CHECK(a.probe_now == 6);
+	audit_add(&a, 1e9, false, NULL);	/* past the last slot; no would-be policy */
+	CHECK(a.idle_slots[TK_IDLE_SLOTS - 1] == 1 && a.probe_now == 6);
+	b = a;
+	b.stuck_oldest_s = 5;
+	b.reap_max_s = 9000;
+	tk_audit_row_merge(&a, &b);
+	CHECK(a.established == 24 && a.ka[TK_KA_OFF] == 12 && a.idle_le[4] == 20 &&
+	      a.idle_over[TK_IDLE_OVER_1D] == 4 && a.idle_slots[16] == 4);
+	CHECK(a.stuck == 4 && a.stuck_oldest_s == 30 && a.reap_max_s == 9000);
+	CHECK(a.never_reaped == 12 && a.probe_now == 12);
+	CHECK(fabs(a.idle_sum_s - 2 * (sum + 1e9)) < 1e-3);
+}
+
+static void test_snapshot_would(void)
+{
+	struct tk_policy_table *given = calloc(1, sizeof(*given));
+	struct tk_policy p, def = tk_policy_default();
+	struct tk_snapshot s;
+
+	tk_snapshot_init(&s);
+	add_policy(&s, 110, true);
+	add_policy(&s, 993, false);
+	CHECK(tk_snapshot_would(&s, 993, &p) == TK_WOULD_POLICY && p.idle == 300 &&
+	      p.user_timeout == 600);
+	CHECK(tk_snapshot_would(&s, 110, &p) == TK_WOULD_OFF);
+	CHECK(tk_snapshot_would(&s, 25, &p) == TK_WOULD_DEFAULT &&
+	      !memcmp(&p, &def, sizeof(p)));
+	/* -k: given for its ports, the rest as before */
+	given->set[993] = given->set[25] = true;
+	given->pol[993] = (struct tk_policy){ .idle = 120, .intvl = 30, .cnt = 4 };
+	given->pol[25] = (struct tk_policy){ .off = 1 };
+	s.would = given;
+	CHECK(tk_snapshot_would(&s, 993, &p) == TK_WOULD_GIVEN && p.idle == 120 &&
+	      p.user_timeout == 0);
+	CHECK(tk_snapshot_would(&s, 25, &p) == TK_WOULD_OFF);
+	CHECK(tk_snapshot_would(&s, 110, &p) == TK_WOULD_OFF);
+	CHECK(tk_snapshot_would(&s, 143, &p) == TK_WOULD_DEFAULT);
+	CHECK(!strcmp(tk_would_source_name(TK_WOULD_GIVEN), "given") &&
+	      !strcmp(tk_would_source_name(TK_WOULD_DEFAULT), "default"));
+	tk_snapshot_free(&s);
+	free(given);
+}
+
+static void test_age_name(void)
+{
+	char b[TK_AGE_LEN];
+
+	CHECK(!strcmp(tk_age_name(0, b, sizeof(b)), "0.0s"));
+	CHECK(!strcmp(tk_age_name(-1, b, sizeof(b)), "0.0s"));
+	CHECK(!strcmp(tk_age_name(4.25, b, sizeof(b)), "4.2s"));
+	CHECK(!strcmp(tk_age_name(59.9, b, sizeof(b)), "59s"));
+	CHECK(!strcmp(tk_age_name(60, b, sizeof(b)), "1m00s"));
+	CHECK(!strcmp(tk_age_name(192, b, sizeof(b)), "3m12s"));
+	CHECK(!strcmp(tk_age_name(3600 * 3 + 12 * 60 + 59, b, sizeof(b)), "3h12m"));
+	CHECK(!strcmp(tk_age_name(86400 * 2 + 3600 * 4 + 1, b, sizeof(b)), "2d04h"));
+}
+
+/* A conn of the audit's lists. */
+static struct tk_audit_conn audit_conn(uint8_t last, double idle_s, int pid, uint32_t ns)
+{
+	struct tk_audit_conn c = {
+		.ns = ns, .port = 993, .dir = TK_DIR_IN, .family = AF_INET,
+		.state = TK_ESTABLISHED, .ka = TK_KA_OFF, .idle_s = idle_s,
+		.laddr = { 10, 0, 0, 1 }, .raddr = { 10, 0, 0, last },
+		.lport = 993, .rport = 40000 + last, .pid = pid,
+		.ka_idle = 7200, .ka_intvl = 75, .ka_cnt = 9,
+	};
+
+	if (pid)
+		snprintf(c.comm, sizeof(c.comm), "imap");
+	return c;
+}
+
+/*
+ * A snapshot with an audit: 993 in with a policy, some of every class and
+ * a stuck writer; 25 out under the default; the lists, one connection in
+ * a named namespace, one without a process.
+ */
+static void audit_snapshot(struct tk_snapshot *s)
+{
+	struct tk_row *r;
+
+	tk_snapshot_init(s);
+	s->states_ok = true;
+	s->audit_ok = true;
+	s->audit_pids = true;
+	s->stuck_after_s = 10;
+	s->attach_mode = "tp_btf";
+	s->netns = calloc(2, sizeof(*s->netns));
+	s->nnetns = 2;
+	s->netns[0].self = true;
+	snprintf(s->netns[1].name, sizeof(s->netns[1].name), "mail");
+	add_policy(s, 993, false);
+	r = tk_snapshot_row(s, 993, TK_DIR_IN);
+	r->states[TK_ESTABLISHED] = 12;
+	r->au.established = 12;
+	r->au.ka[TK_KA_OFF] = 3;
+	r->au.ka[TK_KA_DEFAULT] = 1;
+	r->au.ka[TK_KA_POLICY] = 7;
+	r->au.ka[TK_KA_OTHER] = 1;
+	r->au.idle_slots[2] = 8;	/* 4 -> 7 */
+	r->au.idle_slots[12] = 3;	/* 4096 -> 8191 */
+	r->au.idle_slots[17] = 1;	/* 131072 -> 262143 */
+	r->au.idle_over[TK_IDLE_OVER_10M] = 4;
+	r->au.idle_over[TK_IDLE_OVER_1H] = 4;
+	r->au.idle_over[TK_IDLE_OVER_1D] = 1;
+	r->au.idle_sum_s = 12 * 11520;
+	r->au.stuck = 1;
+	r->au.stuck_oldest_s = 192;
+	r->au.never_reaped = 3;
+	r->au.probe_now = 4;
+	r = tk_snapshot_row(s, 25, TK_DIR_OUT);
+	r->au.established = 2;
+	r->au.ka[TK_KA_DEFAULT] = 2;
+	r->au.idle_slots[0] = 2;
+	r->au.idle_sum_s = 1;
+	r->au.reap_max_s = 7875;
+	tk_snapshot_row(s, 143, TK_DIR_IN)->states[TK_LISTEN] = 1;	/* nothing audited */
+	for (uint8_t i = 0; i < 7; i++)
+		s->oldest[s->noldest++] = audit_conn(2 + i, 11520 - i, i == 1 ? 0 : 4321,
+						     i == 2);
+	s->oldest[0].ka = TK_KA_POLICY;
+	s->oldest[0].keepalive = true;
+	s->oldest[0].ka_idle = 300;
+	s->oldest[0].ka_intvl = 60;
+	s->oldest[0].ka_cnt = 5;
+	s->oldest[0].user_timeout_ms = 600000;
+	s->stuck[0] = audit_conn(20, 3, 4321, 0);
+	s->stuck[0].state = TK_CLOSE_WAIT;
+	s->stuck[0].stuck = true;
+	s->stuck[0].retrans_age_s = 192;
+	s->stuck[0].ack_age_s = 190;
+	s->stuck[0].retransmits = 9;
+	s->stuck[0].unacked = 14;
+	s->stuck[0].user_timeout_ms = 600000;
+	s->nstuck = 1;
+}
+
+static char *audit_render(const struct tk_snapshot *s, int width)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tk_render_audit_text(f, s, width);
+	fclose(f);
+	return buf;
+}
+
+static int longest_line(const char *buf, int *lines)
+{
+	int longest = 0;
+
+	*lines = 0;
+	for (const char *l = buf; *l; l += strcspn(l, "\n") + !!l[strcspn(l, "\n")]) {
+		int n = (int)strcspn(l, "\n");
+
+		if (n > longest)
+			longest = n;
+		++*lines;
+	}
+	return longest;
+}
+
+#define AUDIT_TITLE "audit  (established connections now; stuck: retransmitting, no ACK " \
+	"for 10s)"
+#define AUDIT_FULL " PORT DIR   ESTAB     OFF DEFAULT POLICY  OTHER   >10m   >1h   >1d  " \
+	"STUCK  OLDEST  REAP_NOW  WOULD    PROBE    REAP"
+#define AUDIT_NARROW " PORT DIR   ESTAB     OFF DEFAULT POLICY  OTHER    >1h  STUCK  OLDEST  " \
+	" PROBE"
+
+/* What a live frame with --audit shows of the section. */
+struct audit_fit {
+	bool title, heading, stuck;
+	int lines, longest;
+};
+
+/* The frame, and into v what it shows once its lines are cut apart. */
+static char *audit_view(const struct tk_snapshot *s, const struct tk_snapshot *prev,
+			int width, int height, struct audit_fit *v)
+{
+	struct tk_render_opts o = {
+		.histograms = true, .audit = true, .width = width, .height = height,
+	};
+	char *buf = NULL, *cut, *l[200];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	tk_render_text(f, s, prev, &o);
+	fclose(f);
+	cut = strdup(buf);
+	memset(v, 0, sizeof(*v));
+	v->lines = view_lines(cut, l, 200);
+	for (int i = 0; i < v->lines; i++) {
+		if ((int)strlen(l[i]) > v->longest)
+			v->longest = (int)strlen(l[i]);
+		v->title |= !strncmp(l[i], "audit  (", 8);
+		v->heading |= !strncmp(l[i], " PORT DIR   ESTAB     OFF", 25);
+		v->stuck |= !strncmp(l[i], "stuck writers", 13);
+	}
+	free(cut);
+	return buf;
+}
+
+static void test_audit_text(void)
+{
+	struct tk_snapshot s, prev;
+	struct audit_fit v;
+	int lines;
+	char *buf;
+
+	audit_snapshot(&s);
+	buf = audit_render(&s, 0);
+	CHECK(!strncmp(buf, AUDIT_TITLE "\n", strlen(AUDIT_TITLE "\n")));
+	CHECK(strstr(buf, "\n" AUDIT_FULL "\n") != NULL);
+	CHECK(strstr(buf, "\n  993 in       12       3       1      7      1      4     4     1"
+		     "      1   3m12s     never  policy       4  10m00s\n") != NULL);
+	CHECK(strstr(buf, "\n   25 out       2       0       2      0      0      0     0     0"
+		     "      0       -     2h11m  default      0  10m00s\n") != NULL);
+	CHECK(view_lines_with(buf, "  143 ", NULL) == 0);	/* nothing audited there */
+	CHECK(strstr(buf, "keepalive OFF, the kernel's DEFAULT sysctls") != NULL);
+	/* the idle histograms, in seconds, the last slot open */
+	CHECK(strstr(buf, "\nport 993 in: idle time, 12 established, mean 3h12m\n") != NULL);
+	CHECK(strstr(buf, "  4 -> 7 : 8          |****************************************|\n"));
+	CHECK(strstr(buf, "4096 -> 8191 : 3          |***************"));
+	CHECK(strstr(buf, "131072 -> 262143 : 1 "));
+	CHECK(strstr(buf, "\nport 25 out: idle time, 2 established, mean 0.5s\n") != NULL);
+	/* the lists: process or "-", the namespace unless the host's */
+	CHECK(strstr(buf, "\n   IDLE  KEEPALIVE         REAP      PID  COMMAND          "
+		     "CONNECTION\n") != NULL);
+	CHECK(strstr(buf, "\n  3h12m  policy          10m00s     4321  imap             "
+		     "10.0.0.1:993 -> 10.0.0.2:40002\n") != NULL);
+	CHECK(strstr(buf, "\n  3h11m  off              never        -  -                "
+		     "10.0.0.1:993 -> 10.0.0.3:40003\n") != NULL);
+	CHECK(view_lines_with(buf, "10.0.0.4:40004  (netns mail)", NULL) == 1);
+	CHECK(view_lines_with(buf, "(netns", NULL) == 1);
+	CHECK(view_lines_with(buf, "10.0.0.1:993 -> 10.0.0.8:40008", NULL) == 1);	/* all 7 */
+	CHECK(strstr(buf, "\nstuck writers  (retransmitting to a silent peer, longest first)\n"));
+	CHECK(strstr(buf, "\n  3m12s    3m10s        9       14   10m00s     4321  imap"
+		     "             10.0.0.1:993 -> 10.0.0.20:40020 CLOSE_WAIT\n") != NULL);
+	CHECK(longest_line(buf, &lines) > 100);
+	free(buf);
+
+	/* a terminal's width: the narrow columns, every line within it */
+	buf = audit_render(&s, 80);
+	CHECK(strstr(buf, "\n" AUDIT_NARROW "\n") != NULL);
+	CHECK(strstr(buf, "(5 columns hidden: widen the terminal to 115 or use audit --json)"));
+	CHECK(longest_line(buf, &lines) <= 80);
+	CHECK(strstr(buf, "|****************************************|") != NULL);
+	free(buf);
+	buf = audit_render(&s, 79);	/* shorter bars */
+	CHECK(longest_line(buf, &lines) <= 79);
+	CHECK(strstr(buf, "|***************************************|") != NULL);
+	free(buf);
+	buf = audit_render(&s, 40);
+	CHECK(longest_line(buf, &lines) <= 40);
+	CHECK(strstr(buf, "histograms left out") != NULL);	/* no bar fits */
+	free(buf);
+
+	/* no stuck writer, no connection */
+	s.nstuck = 0;
+	for (size_t i = 0; i < s.nrows; i++)
+		memset(&s.rows[i].au, 0, sizeof(s.rows[i].au));
+	s.noldest = 0;
+	buf = audit_render(&s, 0);
+	CHECK(strstr(buf, "\n(no established connections on these ports)\n") != NULL);
+	CHECK(strstr(buf, "\nstuck writers: none\n") != NULL);
+	CHECK(!strstr(buf, "oldest idle") && !strstr(buf, "keepalive OFF"));
+	free(buf);
+
+	/* why not, and nothing else */
+	s.audit_ok = false;
+	s.audit_err = -EPERM;
+	buf = audit_render(&s, 0);
+	CHECK(!strcmp(buf, "audit unavailable: Operation not permitted (needs CAP_BPF and "
+		      "CAP_PERFMON)\n"));
+	free(buf);
+	s.audit_err = -ENOEXEC;
+	buf = audit_render(&s, 0);
+	CHECK(!strcmp(buf, "audit unavailable: Exec format error\n"));
+	free(buf);
+	tk_snapshot_free(&s);
+
+	/* the live view's section: on a pipe, all of it but the lists cut to
+	 * five, no legend; on a terminal within it, the stuck writers in
+	 * view even at 80x24 */
+	audit_snapshot(&s);
+	tk_snapshot_init(&prev);
+	prev.mono_s = s.mono_s - 1;
+	buf = audit_view(&s, &prev, 0, 0, &v);
+	CHECK(v.title && v.heading && v.stuck);
+	CHECK(view_lines_with(buf, "(2 more: tcpkeep audit lists them)", NULL) == 1);
+	CHECK(!strstr(buf, "keepalive OFF"));
+	free(buf);
+	free(audit_view(&s, &prev, 100, 40, &v));
+	CHECK(v.title && v.heading && v.stuck && v.lines <= 40 && v.longest <= 100);
+	free(audit_view(&s, &prev, 80, 24, &v));
+	CHECK(v.title && v.heading && v.stuck && v.lines <= 24 && v.longest <= 80);
+	/* and none without --audit */
+	buf = view_render(&s, &prev, 0, 0);
+	CHECK(!strstr(buf, "audit  ("));
+	free(buf);
+	tk_snapshot_free(&prev);
+	tk_snapshot_free(&s);
+}
+
+/*
+ * The audit in the exposition: per exported row and "other" (sums, and the
+ * oldest stuck writer of the ports it folds), none of it without the
+ * audit but tcpkeep_audit_available.
+ */
+static void test_prom_audit(void)
+{
+	struct tk_prom_opts po = { .mem = tk_prom_memory_new(), .version = "0",
+				   .libbpf_version = "1" };
+	struct tk_snapshot s;
+	struct tk_row *r;
+	char *out;
+
+	audit_snapshot(&s);
+	r = tk_snapshot_row(&s, 40000, TK_DIR_OUT);
+	r->au.established = 1;
+	r->au.ka[TK_KA_OFF] = 1;
+	r->au.stuck = 2;
+	r->au.stuck_oldest_s = 30.5;
+	r->au.idle_le[4] = 1;
+	r->au.idle_sum_s = 7;
+	r = tk_snapshot_row(&s, 40001, TK_DIR_OUT);
+	r->au.established = 1;
+	r->au.ka[TK_KA_OFF] = 1;
+	r->au.stuck = 1;
+	r->au.stuck_oldest_s = 12;
+	r->au.idle_le[0] = 1;
+	r->au.idle_le[4] = 1;
+	r->au.idle_sum_s = 5;
+	s.rows[0].au.idle_le[0] = 8;
+	s.rows[0].au.idle_le[2] = 8;
+	s.rows[0].au.idle_le[3] = 11;
+	s.rows[0].au.idle_le[4] = 11;
+	out = render_prom(&s, &po);
+	CHECK(lines_with(out, "tcpkeep_established_keepalive{port=\"993\",direction=\"in\"",
+			 NULL) == TK_KA_NSTATES);
+	CHECK(lines_with(out, "tcpkeep_established_keepalive{port=\"993\",direction=\"in\","
+			 "state=\"policy\"} 7\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_established_keepalive{port=\"993\",direction=\"in\","
+			 "state=\"kernel_default\"} 1\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_established_keepalive{port=\"other\",direction=\"out\","
+			 "state=\"off\"} 2\n", NULL) == 1);
+	/* a row with nothing audited has its zeros: 143 listens */
+	CHECK(lines_with(out, "tcpkeep_established_keepalive{port=\"143\",direction=\"in\","
+			 "state=\"off\"} 0\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_bucket{port=\"993\"", NULL) == 6);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_bucket{port=\"993\",direction="
+			 "\"in\",le=\"60\"} 8\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_bucket{port=\"993\",direction="
+			 "\"in\",le=\"86400\"} 11\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_bucket{port=\"993\",direction="
+			 "\"in\",le=\"+Inf\"} 12\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_count{port=\"993\",direction="
+			 "\"in\"} 12\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_sum{port=\"993\",direction="
+			 "\"in\"} 1.3824e+05\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_bucket{port=\"other\",direction="
+			 "\"out\",le=\"60\"} 1\n", NULL) == 1);
+	/* 25 has no policy, no listener: folded too */
+	CHECK(lines_with(out, "tcpkeep_connections_idle_seconds_sum{port=\"other\",direction="
+			 "\"out\"} 13\n", NULL) == 1);
+	CHECK(lines_with(out, "# TYPE tcpkeep_connections_idle_seconds histogram\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_stuck_writers{port=\"993\",direction=\"in\"} 1\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_stuck_writers{port=\"other\",direction=\"out\"} 3\n",
+			 NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_stuck_writer_oldest_seconds{port=\"993\",direction="
+			 "\"in\"} 192\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_stuck_writer_oldest_seconds{port=\"other\",direction="
+			 "\"out\"} 30.5\n", NULL) == 1);
+	CHECK(lines_with(out, "tcpkeep_stuck_writer_oldest_seconds{port=\"25\"", NULL) == 0);
+	CHECK(lines_with(out, "tcpkeep_audit_available 1\n", NULL) == 1);
+	/* no addresses, no processes */
+	CHECK(!strstr(out, "10.0.0.") && !strstr(out, "imap") && !strstr(out, "40000"));
+	free(out);
+
+	s.audit_ok = false;
+	s.audit_err = -EPERM;
+	out = render_prom(&s, &po);
+	CHECK(!strstr(out, "tcpkeep_established_keepalive") &&
+	      !strstr(out, "tcpkeep_connections_idle_seconds") &&
+	      !strstr(out, "tcpkeep_stuck_writer"));
+	CHECK(lines_with(out, "tcpkeep_audit_available 0\n", NULL) == 1);
+	CHECK(lines_with(out, "# TYPE tcpkeep_audit_available gauge\n", NULL) == 1);
+	free(out);
+	tk_snapshot_free(&s);
+	tk_prom_memory_free(po.mem);
+}
+
 /* --json-string: stdin, whatever its bytes, as the key and the value of an object. */
 static int json_string_of_stdin(void)
 {
@@ -2195,6 +2782,15 @@ int main(int argc, char **argv)
 	test_links();
 	test_prom_cardinality();
 	test_prom_pressure();
+	test_audit_hz();
+	test_audit_conn_of();
+	test_audit_classify();
+	test_audit_reap();
+	test_audit_row();
+	test_snapshot_would();
+	test_age_name();
+	test_audit_text();
+	test_prom_audit();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

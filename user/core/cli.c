@@ -31,7 +31,7 @@ static const struct {
 	{ "run", NULL, TK_CMD_RUN,
 	  A_INTERVAL | A_COUNT | A_PORT | A_JSON | A_NETNS | A_POLICY | A_CGROUP |
 	  A_LIFETIMES | A_LISTEN | A_EXPORT | A_AUDIT | A_STUCK, false,
-	  "[run] [-i SEC] [-c N] [-p LIST] [--json --netns --audit] [POLICY]",
+	  "[run] [-i SEC] [-c N] [-p LIST] [--json] [--audit] [POLICY]",
 	  "attach, show a live view until Ctrl-C or SIGTERM, detach\n"
 	  "               (the default command); sets the policy's keepalive\n"
 	  "               options on new and existing connections of its ports\n"

@@ -59,7 +59,7 @@ void tk_hist_print(FILE *f, const uint64_t *slots, unsigned int n, const char *u
 		memset(bar, '*', stars);
 		memset(bar + stars, ' ', bar_len - stars);
 		bar[bar_len] = '\0';
-		if (i == n - 1 && n == TK_HIST_SLOTS)
+		if (i == n - 1)
 			snprintf(range, sizeof(range), "%llu -> inf",
 				 (unsigned long long)tk_hist_low(i));
 		else

@@ -38,6 +38,50 @@ const char *tk_addr_name(uint8_t family, const uint8_t addr[16], char *buf, size
 	return buf;
 }
 
+void tk_endpoint_name(char *buf, size_t len, uint8_t family, const uint8_t addr[16],
+		      uint16_t port)
+{
+	char a[TK_ADDR_LEN];
+
+	tk_addr_name(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+const char *tk_netns_label(const struct tk_snapshot *s, uint32_t ns, char *buf, size_t len)
+{
+	const struct tk_netns *n = tk_snapshot_netns(s, ns);
+
+	if (!n)
+		return "?";
+	if (n->name[0])
+		return n->name;
+	if (n->self)
+		return "host";
+	if (n->pid)
+		snprintf(buf, len, "pid %d", n->pid);
+	else
+		snprintf(buf, len, "netns:[%llu]", (unsigned long long)n->ino);
+	return buf;
+}
+
+const char *tk_age_name(double s, char *buf, size_t len)
+{
+	unsigned long long n = s > 0 ? (unsigned long long)s : 0;
+
+	/* two units at most, the larger first: what a glance needs */
+	if (s < 10)
+		snprintf(buf, len, "%.1fs", s > 0 ? s : 0.0);
+	else if (n < 60)
+		snprintf(buf, len, "%llus", n);
+	else if (n < 3600)
+		snprintf(buf, len, "%llum%02llus", n / 60, n % 60);
+	else if (n < 86400)
+		snprintf(buf, len, "%lluh%02llum", n / 3600, n % 3600 / 60);
+	else
+		snprintf(buf, len, "%llud%02lluh", n / 86400, n % 86400 / 3600);
+	return buf;
+}
+
 const char *tk_dir_name(unsigned int dir)
 {
 	return dir == TK_DIR_OUT ? "out" : "in";

@@ -228,6 +228,19 @@ double tk_rate(uint64_t now, uint64_t before, double dt);
 #define TK_ADDR_LEN 46
 const char *tk_addr_name(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
 
+/* "addr:port" into buf, IPv6 in brackets ("[fd00::1]:993"). */
+void tk_endpoint_name(char *buf, size_t len, uint8_t family, const uint8_t addr[16],
+		      uint16_t port);
+/*
+ * A namespace as outputs name it: its ip netns name (or bind mount),
+ * "host" for tcpkeep's own, else a process in it ("pid 42"), else its
+ * inode; in buf when made up.
+ */
+const char *tk_netns_label(const struct tk_snapshot *s, uint32_t ns, char *buf, size_t len);
+/* A duration of seconds as people read it: 4.2s, 42s, 3m12s, 3h12m, 2d04h; buf. */
+#define TK_AGE_LEN 32
+const char *tk_age_name(double s, char *buf, size_t len);
+
 const char *tk_state_name(unsigned int state);
 const char *tk_dir_name(unsigned int dir);
 const char *tk_opt_name(unsigned int opt);

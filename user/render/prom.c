@@ -150,6 +150,7 @@ static void add_row(struct tk_row *dst, const struct tk_row *src)
 	 * ports it folds: a sum of shares of different ranges means nothing */
 	tk_row_offer_eph(dst, src->eph_share, src->eph_used);
 	tk_row_add_listeners(dst, src->listeners, src->queue, src->queue_limit);
+	tk_audit_row_merge(&dst->au, &src->au);
 }
 
 static int row_order(const void *a, const void *b)
@@ -432,6 +433,76 @@ static void dead_peers(FILE *f, const struct tk_snapshot *s)
 	}
 }
 
+/* The series of row r, name{port="",direction="" left open for more labels. */
+static void row_series(FILE *f, const char *name, const struct tk_row *r)
+{
+	char port[8];
+
+	port_label(port, sizeof(port), r->port);
+	fprintf(f, "%s{port=\"%s\",direction=\"%s\"", name, port, tk_dir_name(r->dir));
+}
+
+/*
+ * The audit, per exported row like the rest and without addresses: every
+ * series of a row at once, zeros included, so none comes and goes while
+ * the audit works; none when it does not (tcpkeep_audit_available says
+ * which), rather than zeros that read as "all is well".
+ */
+static void audit(FILE *f, const struct tk_snapshot *s, bool ok)
+{
+	char num[40];
+
+	if (ok) {
+		family(f, "tcpkeep_established_keepalive", "gauge",
+		       "Established connections now by the keepalive they run with: off, the "
+		       "kernel's defaults, the port's policy or other values.");
+		for (size_t i = 0; i < s->nrows; i++) {
+			for (int k = 0; k < TK_KA_NSTATES; k++) {
+				row_series(f, "tcpkeep_established_keepalive", &s->rows[i]);
+				fprintf(f, ",state=\"%s\"} %llu\n", tk_ka_state_name(k),
+					U(s->rows[i].au.ka[k]));
+			}
+		}
+		family(f, "tcpkeep_connections_idle_seconds", "histogram",
+		       "Established connections now by the time since their peer was last heard "
+		       "from: a distribution of this moment, not counts since start.");
+		for (size_t i = 0; i < s->nrows; i++) {
+			const struct tk_row *r = &s->rows[i];
+
+			for (int b = 0; b < TK_IDLE_NBUCKETS; b++) {
+				row_series(f, "tcpkeep_connections_idle_seconds_bucket", r);
+				fprintf(f, ",le=\"%u\"} %llu\n", tk_idle_buckets[b],
+					U(r->au.idle_le[b]));
+			}
+			row_series(f, "tcpkeep_connections_idle_seconds_bucket", r);
+			fprintf(f, ",le=\"+Inf\"} %llu\n", U(r->au.established));
+			fmt_float(num, sizeof(num), r->au.idle_sum_s);
+			row_series(f, "tcpkeep_connections_idle_seconds_sum", r);
+			fprintf(f, "} %s\n", num);
+			row_series(f, "tcpkeep_connections_idle_seconds_count", r);
+			fprintf(f, "} %llu\n", U(r->au.established));
+		}
+		family(f, "tcpkeep_stuck_writers", "gauge",
+		       "Connections retransmitting to a peer that has sent no ACK for 10 seconds "
+		       "(run --stuck-after changes it).");
+		for (size_t i = 0; i < s->nrows; i++) {
+			row_series(f, "tcpkeep_stuck_writers", &s->rows[i]);
+			fprintf(f, "} %llu\n", U(s->rows[i].au.stuck));
+		}
+		family(f, "tcpkeep_stuck_writer_oldest_seconds", "gauge",
+		       "Seconds the longest stuck writer has been retransmitting; 0 while none is.");
+		for (size_t i = 0; i < s->nrows; i++) {
+			fmt_float(num, sizeof(num), s->rows[i].au.stuck_oldest_s);
+			row_series(f, "tcpkeep_stuck_writer_oldest_seconds", &s->rows[i]);
+			fprintf(f, "} %s\n", num);
+		}
+	}
+	family(f, "tcpkeep_audit_available", "gauge",
+	       "1 if the audit of established connections worked for this scrape, 0 if not "
+	       "(it needs CAP_BPF and CAP_PERFMON).");
+	fprintf(f, "tcpkeep_audit_available %d\n", ok ? 1 : 0);
+}
+
 /* Every policy port is exported: its gauges while the policy is in force. */
 static void policy(FILE *f, const struct tk_snapshot *s)
 {
@@ -528,6 +599,7 @@ int tk_render_prom(FILE *f, const struct tk_snapshot *s, const struct tk_prom_op
 	durations(f, &folded);
 	keepalive(f, &folded, o->mem);
 	dead_peers(f, &folded);
+	audit(f, &folded, s->audit_ok);
 	policy(f, s);
 	health(f, s, o);
 	tk_snapshot_free(&folded);

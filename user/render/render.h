@@ -70,6 +70,13 @@ void tk_render_audit_json(FILE *f, const struct tk_snapshot *s);
  * view as its section under --audit.
  */
 void tk_render_audit_text(FILE *f, const struct tk_snapshot *s, int width);
+/*
+ * The live view's audit section: the same in at most height lines (0: no
+ * limit; at least TK_AUDIT_VIEW_MIN), without the legend, the lists cut
+ * to their first few.
+ */
+#define TK_AUDIT_VIEW_MIN 10
+void tk_render_audit_view(FILE *f, const struct tk_snapshot *s, int width, int height);
 /* The policy table as text. */
 void tk_render_policy_text(FILE *f, const struct tk_snapshot *s);
 

@@ -498,27 +498,6 @@ static size_t fitting(const struct frame *fr, int reserve, int fixed, size_t n)
 	return (size_t)left < n ? (size_t)left : n;
 }
 
-/*
- * A namespace as the view names it: its ip netns name (or bind mount),
- * "host" for tcpkeep's own, else a process in it.
- */
-static const char *ns_label(const struct tk_snapshot *s, uint32_t ns, char *buf, size_t len)
-{
-	const struct tk_netns *n = tk_snapshot_netns(s, ns);
-
-	if (!n)
-		return "?";
-	if (n->name[0])
-		return n->name;
-	if (n->self)
-		return "host";
-	if (n->pid)
-		snprintf(buf, len, "pid %d", n->pid);
-	else
-		snprintf(buf, len, "netns:[%llu]", (unsigned long long)n->ino);
-	return buf;
-}
-
 /* The state columns of the table, whatever the set: what --netns breaks down. */
 static bool ns_column(const struct column *c)
 {
@@ -550,7 +529,7 @@ static void print_ns_line(FILE *f, const struct tk_snapshot *s, const struct tk_
 			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->width, c->head);
 		prev = c;
 	}
-	fprintf(f, "  %s\n", r ? ns_label(s, r->ns, name, sizeof(name)) : "NETNS");
+	fprintf(f, "  %s\n", r ? tk_netns_label(s, r->ns, name, sizeof(name)) : "NETNS");
 }
 
 struct ns_order {
@@ -619,23 +598,13 @@ static void print_ns_rows(const struct frame *fr, const struct tk_snapshot *s, i
 /* A destination past this share of its range gets the hint. */
 #define PRESSURE_HINT	0.5
 
-/* "addr:port", IPv6 in brackets. */
-static void endpoint(char *buf, size_t len, uint8_t family, const uint8_t addr[16],
-		     uint16_t port)
-{
-	char a[TK_ADDR_LEN];
-
-	tk_addr_name(family, addr, a, sizeof(a));
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
 /* "local -> remote:port" of a destination into buf; its length. */
 static size_t dest_label(const struct tk_dest *d, char *buf, size_t len)
 {
 	char a[TK_ADDR_LEN];
 	int n = snprintf(buf, len, "%s -> ", tk_addr_name(d->family, d->laddr, a, sizeof(a)));
 
-	endpoint(buf + n, len - (size_t)n, d->family, d->raddr, d->rport);
+	tk_endpoint_name(buf + n, len - (size_t)n, d->family, d->raddr, d->rport);
 	return strlen(buf);
 }
 
@@ -661,7 +630,7 @@ static void print_pressure(const struct frame *fr, const struct tk_snapshot *s, 
 		dest_label(d, dest, sizeof(dest));
 		fprintf(fr->f, "%5.1f%% %6u %6u  %5u  %-*s  %s\n", 100 * d->share, d->used,
 			d->time_wait, d->range, width, dest,
-			ns_label(s, d->ns, name, sizeof(name)));
+			tk_netns_label(s, d->ns, name, sizeof(name)));
 	}
 	if (s->dests_untracked)
 		fprintf(fr->f, "(%llu sockets past the destinations one dump holds: not ranked)\n",
@@ -683,7 +652,7 @@ static void print_queues(const struct frame *fr, const struct tk_snapshot *s, in
 	for (size_t i = 0; i < show; i++) {
 		const struct tk_listener *l = &s->listeners[i];
 
-		endpoint(addr, sizeof(addr), l->family, l->addr, l->port);
+		tk_endpoint_name(addr, sizeof(addr), l->family, l->addr, l->port);
 		if ((int)strlen(addr) > width)
 			width = (int)strlen(addr);
 	}
@@ -693,9 +662,9 @@ static void print_queues(const struct frame *fr, const struct tk_snapshot *s, in
 	for (size_t i = 0; i < show; i++) {
 		const struct tk_listener *l = &s->listeners[i];
 
-		endpoint(addr, sizeof(addr), l->family, l->addr, l->port);
+		tk_endpoint_name(addr, sizeof(addr), l->family, l->addr, l->port);
 		fprintf(fr->f, "%6u %6u %5.1f%%  %-*s  %s\n", l->queue, l->limit,
-			100 * l->share, width, addr, ns_label(s, l->ns, name, sizeof(name)));
+			100 * l->share, width, addr, tk_netns_label(s, l->ns, name, sizeof(name)));
 	}
 	if (s->listeners_untracked)
 		fprintf(fr->f, "(%llu listeners past those one dump holds: not ranked)\n",
@@ -731,12 +700,28 @@ static int histogram_reserve(const struct tk_snapshot *s, const struct tk_render
 	return 0;
 }
 
+/*
+ * --audit: asked for, so before the lifetime histograms, in the lines the
+ * sections above leave (they keep TK_AUDIT_VIEW_MIN of them).
+ */
+static void print_audit(const struct frame *fr, const struct tk_snapshot *s, int reserve)
+{
+	int left = room(fr, reserve);
+
+	fputc('\n', fr->f);
+	if (left == INT_MAX)
+		left = 0;
+	else if (--left < TK_AUDIT_VIEW_MIN)
+		left = TK_AUDIT_VIEW_MIN;
+	tk_render_audit_view(fr->f, s, fr->width, left);
+}
+
 static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		   const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
 	size_t hidden = 0;
-	int reserve;
+	int reserve, audit;
 
 	print_header(fr->f, fr->width, cur, dt);
 	fputc('\n', fr->f);
@@ -755,13 +740,16 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		fprintf(fr->f, "(%zu columns hidden: widen the terminal to %d or use --json)\n",
 			hidden, row_width(SET_FULL));
 	reserve = histogram_reserve(cur, o);
-	print_ns_rows(fr, cur, reserve + pressure_lines(cur) + queues_lines(cur));
-	print_pressure(fr, cur, reserve + queues_lines(cur));
-	print_queues(fr, cur, reserve);
+	audit = o->audit ? 1 + TK_AUDIT_VIEW_MIN : 0;
+	print_ns_rows(fr, cur, reserve + audit + pressure_lines(cur) + queues_lines(cur));
+	print_pressure(fr, cur, reserve + audit + queues_lines(cur));
+	print_queues(fr, cur, reserve + audit);
 	if (cur->npolicy) {
 		fputc('\n', fr->f);
 		tk_render_policy_text(fr->f, cur);
 	}
+	if (o->audit)
+		print_audit(fr, cur, reserve);
 	if (o->histograms)
 		print_histograms(fr, cur);
 }

@@ -39,7 +39,7 @@ int tk_live_view(const struct tk_source *src, const struct tk_opts *o,
 		 volatile sig_atomic_t *stop)
 {
 	bool tty = isatty(STDOUT_FILENO) && !o->json;
-	struct tk_render_opts ro = { .histograms = true };
+	struct tk_render_opts ro = { .histograms = true, .audit = o->audit };
 	struct sigaction winch = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
 	struct sigaction old_winch;
 	struct tk_snapshot prev, cur;
