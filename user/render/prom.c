@@ -484,7 +484,7 @@ static void audit(FILE *f, const struct tk_snapshot *s, bool ok)
 		}
 		family(f, "tcpkeep_stuck_writers", "gauge",
 		       "Connections retransmitting to a peer that has sent no ACK for 10 seconds "
-		       "(run --stuck-after changes it).");
+		       "(--stuck-after changes it).");
 		for (size_t i = 0; i < s->nrows; i++) {
 			row_series(f, "tcpkeep_stuck_writers", &s->rows[i]);
 			fprintf(f, "} %llu\n", U(s->rows[i].au.stuck));
