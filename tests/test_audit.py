@@ -447,7 +447,14 @@ def test_keepalive_classes_read_back_from_the_sockets(nothing_pinned, sockets, t
     assert p.returncode == 0, p.stderr
 
     # a run with the policy: its frames classify by the run's own policy
-    tk = tcpkeep("--no-defaults", "-k", spec, "-p", str(port))
+    # (the audit is asked for: without --audit a frame says it was not)
+    plain = tcpkeep("--no-defaults", "-k", spec, "-p", str(port))
+    f = plain.frame_after()
+    assert f["audit"]["available"] is False and f["audit"]["error"] == "not asked for", \
+        f["audit"]
+    assert not f["audit"]["rows"] and not f["audit"]["oldest_idle"], f["audit"]
+    plain.stop()
+    tk = tcpkeep("--no-defaults", "--audit", "-k", spec, "-p", str(port))
     f = tk.frame_after()
     assert set(f["audit"]) == set(out["audit"]), "frames carry the same audit object"
     fin, fout = audit_row(f, port, "in"), audit_row(f, port, "out")
