@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/hist.h"
+#include "render/columns.h"
 #include "render/render.h"
 
 /* The live view's share of each list; the audit command shows all kept. */
@@ -50,9 +51,6 @@ static void emit(struct out *o, const char *fmt, ...)
 	o->lines++;
 }
 
-/* Column sets, narrowest first (77 columns), each with the ones before. */
-enum colset { SET_NARROW, SET_MIDDLE, SET_FULL };
-
 enum cell {
 	C_PORT, C_DIR, C_ESTAB, C_KA_OFF, C_KA_DEFAULT, C_KA_POLICY, C_KA_OTHER,
 	C_OVER_10M, C_OVER_1H, C_OVER_1D, C_STUCK, C_STUCK_OLDEST, C_REAP_NOW,
@@ -60,10 +58,7 @@ enum cell {
 };
 
 struct column {
-	const char *head;
-	int width;
-	int group;		/* groups are two spaces apart, columns one */
-	enum colset set;
+	struct tk_col col;
 	enum cell cell;
 };
 
@@ -74,54 +69,24 @@ struct column {
  * other idle counts, where the policy comes from and the reap times.
  */
 static const struct column columns[] = {
-	{ "PORT",     5, 0, SET_NARROW, C_PORT },
-	{ "DIR",      3, 0, SET_NARROW, C_DIR },
-	{ "ESTAB",    6, 1, SET_NARROW, C_ESTAB },
-	{ "OFF",      6, 2, SET_NARROW, C_KA_OFF },
-	{ "DEFAULT",  7, 2, SET_NARROW, C_KA_DEFAULT },
-	{ "POLICY",   6, 2, SET_NARROW, C_KA_POLICY },
-	{ "OTHER",    6, 2, SET_NARROW, C_KA_OTHER },
-	{ ">10m",     5, 3, SET_MIDDLE, C_OVER_10M },
-	{ ">1h",      5, 3, SET_NARROW, C_OVER_1H },
-	{ ">1d",      5, 3, SET_MIDDLE, C_OVER_1D },
-	{ "STUCK",    5, 4, SET_NARROW, C_STUCK },
-	{ "OLDEST",   7, 4, SET_NARROW, C_STUCK_OLDEST },
-	{ "REAP_NOW", 8, 5, SET_FULL,   C_REAP_NOW },
-	{ "WOULD",    7, 6, SET_MIDDLE, C_WOULD },
-	{ "PROBE",    6, 6, SET_NARROW, C_PROBE },
-	{ "REAP",     7, 6, SET_FULL,   C_WOULD_REAP },
+	{ { "PORT",     5, 0, TK_SET_NARROW }, C_PORT },
+	{ { "DIR",      3, 0, TK_SET_NARROW }, C_DIR },
+	{ { "ESTAB",    6, 1, TK_SET_NARROW }, C_ESTAB },
+	{ { "OFF",      6, 2, TK_SET_NARROW }, C_KA_OFF },
+	{ { "DEFAULT",  7, 2, TK_SET_NARROW }, C_KA_DEFAULT },
+	{ { "POLICY",   6, 2, TK_SET_NARROW }, C_KA_POLICY },
+	{ { "OTHER",    6, 2, TK_SET_NARROW }, C_KA_OTHER },
+	{ { ">10m",     5, 3, TK_SET_MIDDLE }, C_OVER_10M },
+	{ { ">1h",      5, 3, TK_SET_NARROW }, C_OVER_1H },
+	{ { ">1d",      5, 3, TK_SET_MIDDLE }, C_OVER_1D },
+	{ { "STUCK",    5, 4, TK_SET_NARROW }, C_STUCK },
+	{ { "OLDEST",   7, 4, TK_SET_NARROW }, C_STUCK_OLDEST },
+	{ { "REAP_NOW", 8, 5, TK_SET_FULL },   C_REAP_NOW },
+	{ { "WOULD",    7, 6, TK_SET_MIDDLE }, C_WOULD },
+	{ { "PROBE",    6, 6, TK_SET_NARROW }, C_PROBE },
+	{ { "REAP",     7, 6, TK_SET_FULL },   C_WOULD_REAP },
 };
 #define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
-
-static int gap(const struct column *c, const struct column *prev)
-{
-	if (!prev)
-		return 0;
-	return c->group == prev->group ? 1 : 2;
-}
-
-static int row_width(enum colset set)
-{
-	const struct column *prev = NULL;
-	int w = 0;
-
-	for (size_t i = 0; i < NCOLUMNS; i++) {
-		if (columns[i].set > set)
-			continue;
-		w += gap(&columns[i], prev) + columns[i].width;
-		prev = &columns[i];
-	}
-	return w;
-}
-
-static enum colset set_for(int width)
-{
-	enum colset set = SET_FULL;
-
-	while (width > 0 && set > SET_NARROW && row_width(set) > width)
-		set--;
-	return set;
-}
 
 static void count(char *buf, size_t len, uint64_t n)
 {
@@ -190,7 +155,7 @@ static void cell_text(char *buf, size_t len, const struct tk_snapshot *s,
 }
 
 /* The headings (r NULL) or one row's cells, set's columns. */
-static void table_line(struct out *o, const struct tk_snapshot *s, enum colset set,
+static void table_line(struct out *o, const struct tk_snapshot *s, enum tk_colset set,
 		       const struct tk_row *r)
 {
 	const struct column *prev = NULL;
@@ -201,14 +166,14 @@ static void table_line(struct out *o, const struct tk_snapshot *s, enum colset s
 	for (size_t i = 0; i < NCOLUMNS && n < sizeof(line); i++) {
 		const struct column *c = &columns[i];
 
-		if (c->set > set)
+		if (c->col.set > set)
 			continue;
 		if (r)
 			cell_text(cell, sizeof(cell), s, r, c->cell);
 		/* the words left-aligned, as their headings; numbers right */
 		n += snprintf(line + n, sizeof(line) - n,
 			      c->cell == C_DIR || c->cell == C_WOULD ? "%*s%-*s" : "%*s%*s",
-			      gap(c, prev), "", c->width, r ? cell : c->head);
+			      tk_col_gap(&c->col, prev ? &prev->col : NULL), "", c->col.width, r ? cell : c->col.head);
 		prev = c;
 	}
 	emit(o, "%s", line);
@@ -427,11 +392,11 @@ static int entry_lines(size_t n, size_t show)
 static void section(struct out *o, const struct tk_snapshot *s, int height, size_t cap,
 		    bool view)
 {
-	enum colset set = set_for(o->width);
+	enum tk_colset set = tk_cols_fit(TK_COLS(columns), o->width);
 	unsigned int bar = tk_hist_bar_for(o->width);
 	size_t nrows = 0, rows, noldest, nstuck, hists = 0, left_out = 0;
 	bool stuck = true, oldest = true, note = true;
-	int hidden = 0, left, min;
+	int hidden = (int)tk_cols_hidden(TK_COLS(columns), set), left, min;
 
 	title(o, s);
 	if (!s->audit_ok)
@@ -440,8 +405,6 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 		nrows += audited(&s->rows[i]);
 		hists += s->rows[i].au.established != 0;
 	}
-	for (size_t i = 0; i < NCOLUMNS; i++)
-		hidden += columns[i].set > set;
 	rows = nrows;
 	noldest = s->noldest < cap ? s->noldest : cap;
 	nstuck = s->nstuck < cap ? s->nstuck : cap;
@@ -483,7 +446,7 @@ static void section(struct out *o, const struct tk_snapshot *s, int height, size
 		emit(o, "(%zu more rows: enlarge the terminal or use audit --json)", nrows - rows);
 	if (hidden)
 		emit(o, "(%d columns hidden: widen the terminal to %d or use audit --json)",
-		     hidden, row_width(SET_FULL));
+		     hidden, tk_cols_width(TK_COLS(columns), TK_SET_FULL));
 	if (!view && nrows)
 		legend(o);
 	for (size_t i = 0; i < s->nrows; i++) {

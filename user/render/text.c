@@ -16,10 +16,8 @@
 #include <sys/socket.h>
 #include "core/hist.h"
 #include "core/policy.h"
+#include "render/columns.h"
 #include "render/render.h"
-
-/* Column sets, narrowest first; each shows the columns of the ones before. */
-enum colset { SET_NARROW, SET_MIDDLE, SET_FULL };
 
 /* What one table row draws from: the row, its totals now and before. */
 struct rowvals {
@@ -40,10 +38,7 @@ enum cell {
 };
 
 struct column {
-	const char *head;
-	int width;
-	int group;		/* groups are two spaces apart, columns one */
-	enum colset set;	/* the narrowest set that shows it */
+	struct tk_col col;
 	enum cell cell;
 	size_t off;		/* RATE, TOTAL: in struct tk_totals; FIELD: in tk_row */
 	unsigned int states;	/* STATES: 1 << TK_ state, or'ed */
@@ -65,28 +60,28 @@ struct column {
  * attach, listeners and handshakes in flight.
  */
 static const struct column columns[] = {
-	{ "PORT",    5, 0, SET_NARROW, .cell = CELL_PORT },
-	{ "DIR",     3, 0, SET_NARROW, .cell = CELL_DIR },
-	{ "NEW/s",   7, 0, SET_NARROW, RATE(opened) },
-	{ "CLOSE/s", 7, 0, SET_NARROW, RATE(closed) },
-	{ "RST/s",   6, 0, SET_NARROW, RATE(reset) },
-	{ "REFU/s",  6, 0, SET_MIDDLE, RATE(refused) },
-	{ "NEW",     9, 1, SET_FULL,   TOTAL(opened) },
-	{ "CLOSED",  9, 1, SET_FULL,   TOTAL(closed) },
-	{ "RESET",   7, 1, SET_FULL,   TOTAL(reset) },
-	{ "REFUSED", 7, 1, SET_FULL,   TOTAL(refused) },
-	{ "LISTEN",  6, 2, SET_FULL,   STATES(STATE(TK_LISTEN)) },
-	{ "ESTAB",   6, 2, SET_NARROW, STATES(STATE(TK_ESTABLISHED)) },
-	{ "SYN",     5, 2, SET_FULL,
+	{ { "PORT",    5, 0, TK_SET_NARROW }, .cell = CELL_PORT },
+	{ { "DIR",     3, 0, TK_SET_NARROW }, .cell = CELL_DIR },
+	{ { "NEW/s",   7, 0, TK_SET_NARROW }, RATE(opened) },
+	{ { "CLOSE/s", 7, 0, TK_SET_NARROW }, RATE(closed) },
+	{ { "RST/s",   6, 0, TK_SET_NARROW }, RATE(reset) },
+	{ { "REFU/s",  6, 0, TK_SET_MIDDLE }, RATE(refused) },
+	{ { "NEW",     9, 1, TK_SET_FULL },   TOTAL(opened) },
+	{ { "CLOSED",  9, 1, TK_SET_FULL },   TOTAL(closed) },
+	{ { "RESET",   7, 1, TK_SET_FULL },   TOTAL(reset) },
+	{ { "REFUSED", 7, 1, TK_SET_FULL },   TOTAL(refused) },
+	{ { "LISTEN",  6, 2, TK_SET_FULL },   STATES(STATE(TK_LISTEN)) },
+	{ { "ESTAB",   6, 2, TK_SET_NARROW }, STATES(STATE(TK_ESTABLISHED)) },
+	{ { "SYN",     5, 2, TK_SET_FULL },
 	  STATES(STATE(TK_SYN_SENT) | STATE(TK_SYN_RECV) | STATE(TK_NEW_SYN_RECV)) },
-	{ "FINW",    5, 2, SET_MIDDLE,
+	{ { "FINW",    5, 2, TK_SET_MIDDLE },
 	  STATES(STATE(TK_FIN_WAIT1) | STATE(TK_FIN_WAIT2) | STATE(TK_CLOSING)) },
-	{ "CLOSEW",  6, 2, SET_NARROW, STATES(STATE(TK_CLOSE_WAIT)) },
-	{ "LASTACK", 7, 2, SET_MIDDLE, STATES(STATE(TK_LAST_ACK)) },
-	{ "TIMEWT",  7, 2, SET_NARROW, STATES(STATE(TK_TIME_WAIT)) },
-	{ "KA_APPL", 8, 3, SET_NARROW, FIELD(ka_applied) },
-	{ "KAERR",   5, 3, SET_NARROW, .cell = CELL_KA_ERRORS },
-	{ "DEAD",    5, 3, SET_NARROW, FIELD(dead_peers) },
+	{ { "CLOSEW",  6, 2, TK_SET_NARROW }, STATES(STATE(TK_CLOSE_WAIT)) },
+	{ { "LASTACK", 7, 2, TK_SET_MIDDLE }, STATES(STATE(TK_LAST_ACK)) },
+	{ { "TIMEWT",  7, 2, TK_SET_NARROW }, STATES(STATE(TK_TIME_WAIT)) },
+	{ { "KA_APPL", 8, 3, TK_SET_NARROW }, FIELD(ka_applied) },
+	{ { "KAERR",   5, 3, TK_SET_NARROW }, .cell = CELL_KA_ERRORS },
+	{ { "DEAD",    5, 3, TK_SET_NARROW }, FIELD(dead_peers) },
 };
 #define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
 
@@ -124,75 +119,43 @@ static uint64_t count_of(const struct column *c, const struct rowvals *v)
 	}
 }
 
-/* Spaces before column c, the last one drawn before it being prev. */
-static int gap(const struct column *c, const struct column *prev)
-{
-	if (!prev)
-		return 0;
-	return c->group == prev->group ? 1 : 2;
-}
-
-static int row_width(enum colset set)
-{
-	const struct column *prev = NULL;
-	int w = 0;
-
-	for (size_t i = 0; i < NCOLUMNS; i++) {
-		if (columns[i].set > set)
-			continue;
-		w += gap(&columns[i], prev) + columns[i].width;
-		prev = &columns[i];
-	}
-	return w;
-}
-
-/* The widest set whose rows fit in width columns (0: any width). */
-static enum colset set_for(int width)
-{
-	enum colset set = SET_FULL;
-
-	while (width > 0 && set > SET_NARROW && row_width(set) > width)
-		set--;
-	return set;
-}
-
 static void print_cell(FILE *f, const struct column *c, const struct rowvals *v)
 {
 	switch (c->cell) {
 	case CELL_DIR:
-		fprintf(f, "%-*s", c->width, tk_dir_name(v->r->dir));
+		fprintf(f, "%-*s", c->col.width, tk_dir_name(v->r->dir));
 		break;
 	case CELL_RATE:
-		fprintf(f, "%*.1f", c->width, tk_rate(u64_at(&v->t, c->off),
+		fprintf(f, "%*.1f", c->col.width, tk_rate(u64_at(&v->t, c->off),
 						    u64_at(&v->pt, c->off), v->dt));
 		break;
 	default:
-		fprintf(f, "%*llu", c->width, (unsigned long long)count_of(c, v));
+		fprintf(f, "%*llu", c->col.width, (unsigned long long)count_of(c, v));
 		break;
 	}
 }
 
 /* The headings of set's columns (v NULL), or one row's values. */
-static void print_table_line(FILE *f, enum colset set, const struct rowvals *v)
+static void print_table_line(FILE *f, enum tk_colset set, const struct rowvals *v)
 {
 	const struct column *prev = NULL;
 
 	for (size_t i = 0; i < NCOLUMNS; i++) {
 		const struct column *c = &columns[i];
 
-		if (c->set > set)
+		if (c->col.set > set)
 			continue;
-		fprintf(f, "%*s", gap(c, prev), "");
+		fprintf(f, "%*s", tk_col_gap(&c->col, prev ? &prev->col : NULL), "");
 		if (v)
 			print_cell(f, c, v);
 		else
-			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->width, c->head);
+			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->col.width, c->col.head);
 		prev = c;
 	}
 	fputc('\n', f);
 }
 
-static void print_row(FILE *f, enum colset set, const struct tk_row *r,
+static void print_row(FILE *f, enum tk_colset set, const struct tk_row *r,
 		      const struct tk_row *p, double dt)
 {
 	struct rowvals v = { .r = r, .dt = dt };
@@ -404,7 +367,7 @@ struct frame {
 	const char *const *buf;	/* on a terminal: f's memory, to count lines */
 	const size_t *len;
 	int width, height;	/* 0: no limit */
-	enum colset set;
+	enum tk_colset set;
 };
 
 static int count_lines(const char *s, size_t len)
@@ -522,11 +485,11 @@ static void print_ns_line(FILE *f, const struct tk_snapshot *s, const struct tk_
 
 		if (!ns_column(c))
 			continue;
-		fprintf(f, "%*s", gap(c, prev), "");
+		fprintf(f, "%*s", tk_col_gap(&c->col, prev ? &prev->col : NULL), "");
 		if (r)
 			print_cell(f, c, &v);
 		else
-			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->width, c->head);
+			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->col.width, c->col.head);
 		prev = c;
 	}
 	fprintf(f, "  %s\n", r ? tk_netns_label(s, r->ns, name, sizeof(name)) : "NETNS");
@@ -720,7 +683,7 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		   const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	double dt = prev ? cur->mono_s - prev->mono_s : 0;
-	size_t hidden = 0;
+	size_t hidden = tk_cols_hidden(TK_COLS(columns), fr->set);
 	int reserve, audit;
 
 	print_header(fr->f, fr->width, cur, dt);
@@ -734,11 +697,9 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 	}
 	if (!cur->nrows)
 		fprintf(fr->f, "(no TCP activity seen yet)\n");
-	for (size_t i = 0; i < NCOLUMNS; i++)
-		hidden += columns[i].set > fr->set;
 	if (hidden)
 		fprintf(fr->f, "(%zu columns hidden: widen the terminal to %d or use --json)\n",
-			hidden, row_width(SET_FULL));
+			hidden, tk_cols_width(TK_COLS(columns), TK_SET_FULL));
 	reserve = histogram_reserve(cur, o);
 	audit = o->audit ? 1 + TK_AUDIT_VIEW_MIN : 0;
 	print_ns_rows(fr, cur, reserve + audit + pressure_lines(cur) + queues_lines(cur));
@@ -801,7 +762,7 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	struct frame fr = {
-		.f = f, .width = o->width, .height = o->height, .set = set_for(o->width),
+		.f = f, .width = o->width, .height = o->height, .set = tk_cols_fit(TK_COLS(columns), o->width),
 	};
 	char *buf = NULL;
 	size_t len = 0;
