@@ -23,23 +23,14 @@ found by `pgrep -f` in the test's cleanup."""
 import argparse
 import ctypes
 import errno
-import json
 import os
 import select
 import socket
-import sys
+
+# the line protocol and the options reader of its sibling
+from nshold import options, serve
 
 PR_SET_NAME = 15
-
-
-def options(s):
-    """(SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT ms)."""
-    tcp = socket.IPPROTO_TCP
-    return [s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-            s.getsockopt(tcp, socket.TCP_KEEPIDLE),
-            s.getsockopt(tcp, socket.TCP_KEEPINTVL),
-            s.getsockopt(tcp, socket.TCP_KEEPCNT),
-            s.getsockopt(tcp, socket.TCP_USER_TIMEOUT)]
 
 
 class Holder:
@@ -104,21 +95,8 @@ def main():
     if args.name:
         libc = ctypes.CDLL(None)
         libc.prctl(PR_SET_NAME, args.name.encode()[:15], 0, 0, 0)
-    h = Holder()
-    commands = {"listen", "accept", "connect", "fill", "wait_error", "options", "netns"}
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "quit":
-            break
-        try:
-            if words[0] not in commands:
-                raise ValueError("unknown command")
-            reply = getattr(h, words[0])(*words[1:])
-        except Exception as e:  # the test shows it, with the command
-            reply = {"error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(reply), flush=True)
+    serve(Holder(), {"listen", "accept", "connect", "fill", "wait_error", "options",
+                      "netns"})
 
 
 if __name__ == "__main__":

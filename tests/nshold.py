@@ -120,8 +120,9 @@ class Holder:
         return {"inode": os.stat("/proc/self/ns/net").st_ino}
 
 
-def main():
-    h = Holder()
+def serve(h, commands):
+    """Answer each line of stdin, a method of h named in commands and its
+    words, with one JSON line, until "quit" or the end of stdin."""
     for line in sys.stdin:
         words = line.split()
         if not words:
@@ -129,12 +130,16 @@ def main():
         if words[0] == "quit":
             break
         try:
-            if words[0] not in COMMANDS:
+            if words[0] not in commands:
                 raise ValueError("unknown command")
             reply = getattr(h, words[0])(*words[1:])
         except Exception as e:  # the test shows it, with the command
             reply = {"error": f"{type(e).__name__}: {e}"}
         print(json.dumps(reply), flush=True)
+
+
+def main():
+    serve(Holder(), COMMANDS)
 
 
 if __name__ == "__main__":
