@@ -379,3 +379,15 @@ def row(frame, port, direction):
 def trans(frame, port, direction, name):
     r = row(frame, port, direction)
     return r["transitions"].get(name, 0) if r else 0
+
+
+def leftovers(tag, script):
+    """What a test's namespaces (named TAG-...) and holder processes
+    (SCRIPT ... --tag TAG) left behind: (namespace names, pids)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                            text=True).stdout
+    ours = [l.split()[0] for l in listed.splitlines() if l.startswith(tag + "-")]
+    procs = subprocess.run(["pgrep", "-f", f"{script} .*--tag {tag}$"],
+                           capture_output=True, text=True).stdout.split()
+    return ours, procs
+

@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from conftest import (CAN, LACKS, ROOT, TCPKEEP, keepalive_options, quiet_port, row,
+from conftest import (CAN, LACKS, ROOT, TCPKEEP, keepalive_options, leftovers, quiet_port,
                       run_tcpkeep, tk_programs)
 from mailnet import MailNet, list_namespaces, ns_path, purge_stale, unique_prefix
 
@@ -267,12 +267,7 @@ class Pair:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
     def leftovers(self):
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                text=True).stdout
-        ours = [l.split()[0] for l in listed.splitlines() if l.startswith(self.tag + "-")]
-        procs = subprocess.run(["pgrep", "-f", f"audithold.py .*--tag {self.tag}$"],
-                               capture_output=True, text=True).stdout.split()
-        return ours, procs
+        return leftovers(self.tag, "audithold.py")
 
 
 @pytest.fixture

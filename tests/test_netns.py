@@ -28,7 +28,7 @@ import time
 import pytest
 import yaml
 
-from conftest import CAN, LACKS, ephemeral_range, quiet_port, row, run_tcpkeep
+from conftest import CAN, LACKS, ephemeral_range, leftovers, quiet_port, row, run_tcpkeep
 from test_contrib import RULES, alert_rules, metric_names, promtool
 from test_metrics import parse, wait_http
 
@@ -152,12 +152,7 @@ class Namespaces:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
     def leftovers(self):
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                text=True).stdout
-        ours = [l.split()[0] for l in listed.splitlines() if l.startswith(self.tag + "-")]
-        procs = subprocess.run(["pgrep", "-f", f"nshold.py --tag {self.tag}$"],
-                               capture_output=True, text=True).stdout.split()
-        return ours, procs
+        return leftovers(self.tag, "nshold.py")
 
 
 @pytest.fixture
