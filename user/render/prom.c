@@ -483,8 +483,8 @@ static void audit(FILE *f, const struct tk_snapshot *s, bool ok)
 			fprintf(f, "} %llu\n", U(r->au.established));
 		}
 		family(f, "tcpkeep_stuck_writers", "gauge",
-		       "Connections retransmitting to a peer that has sent no ACK for 10 seconds "
-		       "(--stuck-after changes it).");
+		       "Connections retransmitting to a peer that has sent no ACK for "
+		       "--stuck-after seconds (default 10).");
 		for (size_t i = 0; i < s->nrows; i++) {
 			row_series(f, "tcpkeep_stuck_writers", &s->rows[i]);
 			fprintf(f, "} %llu\n", U(s->rows[i].au.stuck));
