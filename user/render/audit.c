@@ -158,7 +158,7 @@ static void cell_text(char *buf, size_t len, const struct tk_snapshot *s,
 static void table_line(struct out *o, const struct tk_snapshot *s, enum tk_colset set,
 		       const struct tk_row *r)
 {
-	const struct column *prev = NULL;
+	const struct tk_col *prev = NULL;
 	char line[256], cell[32];
 	size_t n = 0;
 
@@ -173,8 +173,8 @@ static void table_line(struct out *o, const struct tk_snapshot *s, enum tk_colse
 		/* the words left-aligned, as their headings; numbers right */
 		n += snprintf(line + n, sizeof(line) - n,
 			      c->cell == C_DIR || c->cell == C_WOULD ? "%*s%-*s" : "%*s%*s",
-			      tk_col_gap(&c->col, prev ? &prev->col : NULL), "", c->col.width, r ? cell : c->col.head);
-		prev = c;
+			      tk_col_gap(&c->col, prev), "", c->col.width, r ? cell : c->col.head);
+		prev = &c->col;
 	}
 	emit(o, "%s", line);
 }

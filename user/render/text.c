@@ -138,19 +138,19 @@ static void print_cell(FILE *f, const struct column *c, const struct rowvals *v)
 /* The headings of set's columns (v NULL), or one row's values. */
 static void print_table_line(FILE *f, enum tk_colset set, const struct rowvals *v)
 {
-	const struct column *prev = NULL;
+	const struct tk_col *prev = NULL;
 
 	for (size_t i = 0; i < NCOLUMNS; i++) {
 		const struct column *c = &columns[i];
 
 		if (c->col.set > set)
 			continue;
-		fprintf(f, "%*s", tk_col_gap(&c->col, prev ? &prev->col : NULL), "");
+		fprintf(f, "%*s", tk_col_gap(&c->col, prev), "");
 		if (v)
 			print_cell(f, c, v);
 		else
 			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->col.width, c->col.head);
-		prev = c;
+		prev = &c->col;
 	}
 	fputc('\n', f);
 }
@@ -470,7 +470,7 @@ static bool ns_column(const struct column *c)
 /* Its headings (r NULL) or one namespace's states, then the namespace. */
 static void print_ns_line(FILE *f, const struct tk_snapshot *s, const struct tk_ns_row *r)
 {
-	const struct column *prev = NULL;
+	const struct tk_col *prev = NULL;
 	struct tk_row row = { 0 };
 	struct rowvals v = { .r = &row };
 	char name[32];
@@ -485,12 +485,12 @@ static void print_ns_line(FILE *f, const struct tk_snapshot *s, const struct tk_
 
 		if (!ns_column(c))
 			continue;
-		fprintf(f, "%*s", tk_col_gap(&c->col, prev ? &prev->col : NULL), "");
+		fprintf(f, "%*s", tk_col_gap(&c->col, prev), "");
 		if (r)
 			print_cell(f, c, &v);
 		else
 			fprintf(f, c->cell == CELL_DIR ? "%-*s" : "%*s", c->col.width, c->col.head);
-		prev = c;
+		prev = &c->col;
 	}
 	fprintf(f, "  %s\n", r ? tk_netns_label(s, r->ns, name, sizeof(name)) : "NETNS");
 }
