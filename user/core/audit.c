@@ -117,6 +117,15 @@ double tk_audit_reap_s(uint32_t idle, uint32_t intvl, uint32_t cnt, uint32_t use
 	return idle + k * intvl;
 }
 
+double tk_audit_conn_reap_s(const struct tk_audit_conn *c)
+{
+	if (!c->keepalive)
+		return -1;
+	/* the kernel keeps the user timeout in ms; a probe tick is whole seconds */
+	return tk_audit_reap_s(c->ka_idle, c->ka_intvl, c->ka_cnt,
+			       (c->user_timeout_ms + 999) / 1000);
+}
+
 static unsigned int idle_slot(double idle_s)
 {
 	unsigned int slot = 0;
@@ -132,6 +141,8 @@ static unsigned int idle_slot(double idle_s)
 void tk_audit_row_add(struct tk_audit_row *a, const struct tk_audit_conn *c,
 		      const struct tk_policy *would)
 {
+	double reap;
+
 	if (c->stuck) {
 		a->stuck++;
 		if (c->retrans_age_s > a->stuck_oldest_s)
@@ -149,15 +160,11 @@ void tk_audit_row_add(struct tk_audit_row *a, const struct tk_audit_conn *c,
 	for (int i = 0; i < TK_IDLE_NOVER; i++)
 		a->idle_over[i] += c->idle_s > tk_idle_over_s[i];
 	a->idle_sum_s += c->idle_s;
-	if (!c->keepalive) {
+	reap = tk_audit_conn_reap_s(c);
+	if (reap < 0)
 		a->never_reaped++;
-	} else {
-		double reap = tk_audit_reap_s(c->ka_idle, c->ka_intvl, c->ka_cnt,
-					      (c->user_timeout_ms + 999) / 1000);
-
-		if (reap > a->reap_max_s)
-			a->reap_max_s = reap;
-	}
+	else if (reap > a->reap_max_s)
+		a->reap_max_s = reap;
 	if (would && c->idle_s >= would->idle)
 		a->probe_now++;
 }

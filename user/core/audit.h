@@ -120,6 +120,9 @@ enum tk_ka_state tk_audit_classify(const struct tk_audit_conn *c, const struct t
  */
 double tk_audit_reap_s(uint32_t idle, uint32_t intvl, uint32_t cnt, uint32_t user_timeout);
 
+/* The same for c with the options it runs with; -1: never (keepalive off). */
+double tk_audit_conn_reap_s(const struct tk_audit_conn *c);
+
 /* Count c (ka and stuck set) in row a. */
 void tk_audit_row_add(struct tk_audit_row *a, const struct tk_audit_conn *c,
 		      const struct tk_policy *would);

@@ -254,11 +254,12 @@ static void pid_text(char *pid, size_t plen, char *comm, size_t clen,
 /* How long until a dead peer of c is found and c closed, at worst. */
 static void conn_reap(char *buf, size_t len, const struct tk_audit_conn *c)
 {
-	if (!c->keepalive)
+	double reap = tk_audit_conn_reap_s(c);
+
+	if (reap < 0)
 		snprintf(buf, len, "never");
 	else
-		tk_age_name(tk_audit_reap_s(c->ka_idle, c->ka_intvl, c->ka_cnt,
-					    (c->user_timeout_ms + 999) / 1000), buf, len);
+		tk_age_name(reap, buf, len);
 }
 
 static void list_more(struct out *o, size_t n, size_t show, bool view)
