@@ -26,7 +26,9 @@ LOCKS = ("/run/tcpkeep.lock", "/run/tcpkeep.run.lock")
 OBSERVE = ["bpf", "perfmon"]
 ENFORCE = ["bpf", "perfmon", "net_admin"]
 READ = ["bpf"]
-# what the metrics units add to READ: setns(2) into other network namespaces
+# what the metrics units add to READ for the audit: loading its iterator
+AUDIT = ["perfmon"]
+# and for every namespace: setns(2) into other network namespaces
 # and other processes' /proc/PID/ns/net. Optional: they widen the view, no
 # command asks for them
 NETNS = ["sys_admin", "sys_ptrace"]
@@ -193,6 +195,18 @@ def test_pin_status_policy_unpin_with_the_documented_capabilities(clean, who):
     assert m.returncode == 0, m.stderr
     for prog in ("set_state", "set_state_nested", "sockops"):
         assert f'tcpkeep_bpf_program_attached{{program="{prog}"}} 1' in m.stdout, prog
+    # the audit's iterator needs CAP_PERFMON: without it the metrics say the
+    # audit is missing, and audit itself names what it lacks
+    assert "tcpkeep_audit_available 0\n" in m.stdout, m.stdout[-2000:]
+    audited = as_user(READ + AUDIT + extra) if who == "user" else as_root(READ + AUDIT)
+    m = tk(audited, "metrics")
+    assert m.returncode == 0, m.stderr
+    assert "tcpkeep_audit_available 1\n" in m.stdout, m.stderr
+    a = tk(read, "audit", "--json")
+    assert a.returncode == 1 and not a.stdout, (a.returncode, a.stdout)
+    assert "CAP_PERFMON" in a.stderr and a.stderr.count("\n") == 1, a.stderr
+    a = tk(audited, "audit", "--json")
+    assert a.returncode == 0 and json.loads(a.stdout)["audit"]["available"], a.stderr
     p = tk(read, "policy", "set", f"{port}:idle={IDLE + 1}")
     assert p.returncode == 0, p.stderr
     assert accepted_keepalive(port) == (1, IDLE + 1)
@@ -356,5 +370,5 @@ def unit_caps(name):
 def test_the_units_bound_exactly_the_tested_sets():
     """The sets these tests prove enough are the ones the units give."""
     assert unit_caps("tcpkeep.service") == sorted(ENFORCE + NETNS)
-    assert unit_caps("tcpkeep-metrics.service") == sorted(READ + NETNS)
-    assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ + NETNS)
+    assert unit_caps("tcpkeep-metrics.service") == sorted(READ + AUDIT + NETNS)
+    assert unit_caps("tcpkeep-metrics-textfile.service") == sorted(READ + AUDIT + NETNS)
