@@ -39,14 +39,8 @@ static void emit(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	n = (int)strlen(line);
-	/* cut at the width, never inside a UTF-8 sequence (netns names) */
-	if (o->width > 0 && n > o->width) {
-		n = o->width;
-		while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
-			n--;
-	}
-	fwrite(line, 1, (size_t)n, o->f);
+	/* cut at the width, never inside a UTF-8 character (netns names) */
+	fwrite(line, 1, tk_text_fit(line, strlen(line), o->width, &n), o->f);
 	fputc('\n', o->f);
 	o->lines++;
 }

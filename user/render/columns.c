@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Column sets of the text tables: one layout rule for all of them. */
+/* Text fitted to a width: one layout rule for the tables, one cut for lines. */
+#include <stdbool.h>
 #include "render/columns.h"
 
 static const struct tk_col *col_at(struct tk_cols t, size_t i)
@@ -46,4 +47,19 @@ size_t tk_cols_hidden(struct tk_cols t, enum tk_colset set)
 	for (size_t i = 0; i < t.n; i++)
 		n += col_at(t, i)->set > set;
 	return n;
+}
+
+size_t tk_text_fit(const char *s, size_t n, int width, int *cols)
+{
+	size_t i;
+
+	*cols = 0;
+	for (i = 0; i < n; i++) {
+		bool starts_char = ((unsigned char)s[i] & 0xc0) != 0x80;
+
+		if (starts_char && width > 0 && *cols == width)
+			break;
+		*cols += starts_char;
+	}
+	return i;
 }

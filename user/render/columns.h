@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Tables whose columns come in sets, narrowest first, fitted to a width. */
+/* Text fitted to a width: tables whose columns come in sets, and lines. */
 #ifndef TK_COLUMNS_H
 #define TK_COLUMNS_H
 
@@ -31,5 +31,11 @@ int tk_cols_width(struct tk_cols t, enum tk_colset set);
 enum tk_colset tk_cols_fit(struct tk_cols t, int width);
 /* How many columns set leaves out. */
 size_t tk_cols_hidden(struct tk_cols t, enum tk_colset set);
+
+/*
+ * Bytes of the first width columns of s[0..n) (width 0: all), a column
+ * per UTF-8 character, never cut inside one; *cols: the columns taken.
+ */
+size_t tk_text_fit(const char *s, size_t n, int width, int *cols);
 
 #endif

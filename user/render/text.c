@@ -715,22 +715,6 @@ static void render(const struct frame *fr, const struct tk_snapshot *cur,
 		print_histograms(fr, cur);
 }
 
-/* Bytes of the first width columns of s[0..n) (width 0: all); *cols: columns. */
-static size_t fit(const char *s, size_t n, int width, int *cols)
-{
-	size_t i;
-
-	*cols = 0;
-	for (i = 0; i < n; i++) {
-		bool starts_char = ((unsigned char)s[i] & 0xc0) != 0x80;
-
-		if (starts_char && width > 0 && *cols == width)
-			break;
-		*cols += starts_char;
-	}
-	return i;
-}
-
 /*
  * The frame over the last one, from the top-left corner: each line cut at
  * the width and cleared to its end, no more lines than the height, the
@@ -747,7 +731,7 @@ static void draw_on_terminal(FILE *f, const char *buf, int width, int height, bo
 		const char *nl = strchrnul(p, '\n');
 		int cols;
 
-		fwrite(p, 1, fit(p, nl - p, width, &cols), f);
+		fwrite(p, 1, tk_text_fit(p, nl - p, width, &cols), f);
 		if (width <= 0 || cols < width)
 			fputs("\033[K", f);
 		if (*nl && (height <= 0 || lines < height - 1))
@@ -762,7 +746,8 @@ void tk_render_text(FILE *f, const struct tk_snapshot *cur,
 		    const struct tk_snapshot *prev, const struct tk_render_opts *o)
 {
 	struct frame fr = {
-		.f = f, .width = o->width, .height = o->height, .set = tk_cols_fit(TK_COLS(columns), o->width),
+		.f = f, .width = o->width, .height = o->height,
+		.set = tk_cols_fit(TK_COLS(columns), o->width),
 	};
 	char *buf = NULL;
 	size_t len = 0;
