@@ -196,9 +196,12 @@ static int audit_one(const struct tk_audit_rec *r, void *p)
  */
 static int audit_in(struct states_arg *a, uint32_t index)
 {
-	int err = tk_sysctl_read("net.ipv4.tcp_keepalive_time", &a->ka_time_s, 1);
+	int err = 0;
 
-	if (!err)
+	/* this namespace's, to learn HZ from its records; once known, no more */
+	if (!a->hz)
+		err = tk_sysctl_read("net.ipv4.tcp_keepalive_time", &a->ka_time_s, 1);
+	if (!a->hz && !err)
 		err = tk_sysctl_read("net.ipv4.tcp_keepalive_intvl", &a->ka_intvl_s, 1);
 	if (err)
 		return err;
