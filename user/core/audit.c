@@ -117,6 +117,11 @@ double tk_audit_reap_s(uint32_t idle, uint32_t intvl, uint32_t cnt, uint32_t use
 	return idle + k * intvl;
 }
 
+bool tk_audit_stuck(const struct tk_audit_conn *c, double after)
+{
+	return c->unacked && (c->retransmits || c->backoff) && c->ack_age_s >= after;
+}
+
 double tk_audit_conn_reap_s(const struct tk_audit_conn *c)
 {
 	if (!c->keepalive)

@@ -123,6 +123,12 @@ double tk_audit_reap_s(uint32_t idle, uint32_t intvl, uint32_t cnt, uint32_t use
 /* The same for c with the options it runs with; -1: never (keepalive off). */
 double tk_audit_conn_reap_s(const struct tk_audit_conn *c);
 
+/*
+ * Is c a stuck writer: unacknowledged data being retransmitted (or backed
+ * off) and no ACK from the peer for after seconds?
+ */
+bool tk_audit_stuck(const struct tk_audit_conn *c, double after);
+
 /* Count c (ka and stuck set) in row a. */
 void tk_audit_row_add(struct tk_audit_row *a, const struct tk_audit_conn *c,
 		      const struct tk_policy *would);

@@ -264,8 +264,7 @@ int tk_diag_audit(struct tk_diag *d, struct tk_snapshot *s, uint32_t ns,
 	c->port = key.port;
 	c->dir = key.dir;
 	c->ka = (uint8_t)tk_audit_classify(c, tk_snapshot_policy(s, key.port));
-	c->stuck = c->unacked && (c->retransmits || c->backoff) &&
-		   c->ack_age_s >= s->stuck_after_s;
+	c->stuck = tk_audit_stuck(c, s->stuck_after_s);
 	if (tk_snapshot_would(s, key.port, &would) == TK_WOULD_OFF)
 		tk_audit_row_add(&r->au, c, NULL);
 	else
