@@ -69,6 +69,11 @@ static void remember(struct tk_procs_cache *c, const struct tk_audit_conn *conn,
 
 	if (!c)
 		return;
+	/* a connection in both lists is one socket: one entry */
+	for (size_t k = 0; k < c->n; k++)
+		if (c->v[k].ino == conn->ino && c->v[k].pid == conn->pid &&
+		    c->v[k].fd == fd)
+			return;
 	o = &c->v[c->next];
 	c->next = (c->next + 1) % TK_PROCS_CACHE;
 	if (c->n < TK_PROCS_CACHE)
@@ -80,36 +85,36 @@ static void remember(struct tk_procs_cache *c, const struct tk_audit_conn *conn,
 }
 
 /* Mark every connection on inode ino as held by pid; how many were new. */
-static size_t claim(struct tk_audit_conn *v, size_t n, unsigned long long ino, int pid,
+static size_t claim(struct tk_audit_conn *const *v, size_t n, unsigned long long ino, int pid,
 		    int fd, struct tk_procs_cache *cache)
 {
 	size_t got = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].pid || v[i].ino != ino)
+		if (v[i]->pid || v[i]->ino != ino)
 			continue;
-		v[i].pid = pid;
-		read_comm(pid, v[i].comm);
-		remember(cache, &v[i], fd);
+		v[i]->pid = pid;
+		read_comm(pid, v[i]->comm);
+		remember(cache, v[i], fd);
 		got++;
 	}
 	return got;
 }
 
 /* Owners the cache knows and that still hold their socket; how many. */
-static size_t from_cache(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *c)
+static size_t from_cache(struct tk_audit_conn *const *v, size_t n, struct tk_procs_cache *c)
 {
 	size_t got = 0;
 
 	for (size_t i = 0; c && i < n; i++) {
-		for (size_t k = 0; v[i].ino && !v[i].pid && k < c->n; k++) {
+		for (size_t k = 0; v[i]->ino && !v[i]->pid && k < c->n; k++) {
 			const struct tk_procs_owner *o = &c->v[k];
 
-			if (o->ino != v[i].ino || !holds(o->pid, o->fd, o->ino))
+			if (o->ino != v[i]->ino || !holds(o->pid, o->fd, o->ino))
 				continue;
-			v[i].pid = o->pid;
+			v[i]->pid = o->pid;
 			/* a process renames itself (prctl): read it again */
-			read_comm(o->pid, v[i].comm);
+			read_comm(o->pid, v[i]->comm);
 			got++;
 		}
 	}
@@ -121,17 +126,17 @@ static int pid_cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-static void search(struct tk_audit_conn *v, size_t n, size_t want,
+static void search(struct tk_audit_conn *const *v, size_t n, size_t want,
 		   struct tk_procs_cache *cache);
 
-void tk_procs_owners(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *cache)
+void tk_procs_owners(struct tk_audit_conn *const *v, size_t n, struct tk_procs_cache *cache)
 {
 	size_t want = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		v[i].pid = 0;
-		v[i].comm[0] = '\0';
-		want += v[i].ino != 0;
+		v[i]->pid = 0;
+		v[i]->comm[0] = '\0';
+		want += v[i]->ino != 0;
 	}
 	if (cache)
 		pthread_mutex_lock(&cache->lock);
@@ -142,7 +147,7 @@ void tk_procs_owners(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *c
 		pthread_mutex_unlock(&cache->lock);
 }
 
-static void search(struct tk_audit_conn *v, size_t n, size_t want,
+static void search(struct tk_audit_conn *const *v, size_t n, size_t want,
 		   struct tk_procs_cache *cache)
 {
 	size_t fds = 0, npids = 0;

@@ -27,7 +27,8 @@ struct tk_procs_cache {
 #define TK_PROCS_CACHE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 
 /*
- * Fill pid and comm of each connection by its socket's inode: the first
+ * Fill pid and comm of each connection (n pointers: the lists of a
+ * snapshot, searched together) by its socket's inode: the first
  * process found with a descriptor of it (the lowest pid, for sockets
  * shared after fork). An owner in the cache whose descriptor still reads
  * the inode is taken without a search; the search reads every process's
@@ -35,6 +36,7 @@ struct tk_procs_cache {
  * when all are found. One not found keeps pid 0 (no file yet, gone, or
  * past the bounds). cache may be NULL.
  */
-void tk_procs_owners(struct tk_audit_conn *v, size_t n, struct tk_procs_cache *cache);
+void tk_procs_owners(struct tk_audit_conn *const *v, size_t n,
+		     struct tk_procs_cache *cache);
 
 #endif

@@ -40,8 +40,15 @@ int tk_take_snapshot(const struct tk_source *src, const bool *ports,
 	s->would = src->would;
 	tk_sockdiag_states(s, ports, src->auditor);
 	if (src->audit_pids && s->audit_ok) {
-		tk_procs_owners(s->oldest, s->noldest, src->owners);
-		tk_procs_owners(s->stuck, s->nstuck, src->owners);
+		/* both lists in one search of /proc: they often share connections */
+		struct tk_audit_conn *v[2 * TK_AUDIT_TOP];
+		size_t n = 0;
+
+		for (size_t i = 0; i < s->noldest; i++)
+			v[n++] = &s->oldest[i];
+		for (size_t i = 0; i < s->nstuck; i++)
+			v[n++] = &s->stuck[i];
+		tk_procs_owners(v, n, src->owners);
 		s->audit_pids = true;
 	}
 	tk_snapshot_filter(s, ports);
